@@ -1,0 +1,371 @@
+"""Configuration objects: one pydantic model per concern, every field documented.
+
+All configs forbid unknown keys, so a misspelled option is an error rather than
+a silently ignored setting. :class:`PipelineConfig` gathers them and is what
+the TOML files under ``pipelines/configs/`` describe, one section per concern.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from recsys.errors import ConfigError
+
+__all__ = [
+    "Item2VecConfig",
+    "DataConfig",
+    "SessionConfig",
+    "SplitConfig",
+    "EvaluationConfig",
+    "TrackingConfig",
+    "PipelineConfig",
+    "load_pipeline_config",
+    "apply_overrides",
+]
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class Item2VecConfig(_Config):
+    """Hyperparameters of item2vec (gensim Word2Vec on item sequences).
+
+    The defaults are chosen for recommendation, not for natural language:
+    sequences of items are short, their vocabulary is flat-ish (Zipf but with
+    no stop words) and every item matters, so skip-gram, several epochs and
+    ``min_count=1`` are the starting point (Barkan & Koenigstein 2016;
+    Caselles-Dupré et al., RecSys 2018).
+    """
+
+    vector_size: int = Field(64, gt=0, le=4096)
+    """Dimension of the item vectors. 64 is plenty for catalogues up to ~10^6
+    items; larger sizes cost memory (2 x items x dim x 4 bytes while training)."""
+
+    window: int = Field(5, gt=0)
+    """Maximum distance between a query item and a context item in a sequence.
+    Ignored (set to the longest sequence) when ``whole_sequence`` is true."""
+
+    negative: int = Field(10, gt=0, le=100)
+    """Negative samples per positive pair. Item catalogues are larger and
+    flatter than a text vocabulary; 10 rather than gensim's 5 sharpens ranks."""
+
+    ns_exponent: float = Field(0.75, ge=-2.0, le=2.0)
+    """Exponent of the negative-sampling distribution (popularity^exponent).
+    Caselles-Dupré et al. show that values other than 0.75 can matter a lot
+    for recommendation; tune it with ``recsys sweep``."""
+
+    sample: float = Field(1e-4, ge=0.0, lt=1.0)
+    """Down-sampling threshold for very popular items (0 disables). Popular
+    items otherwise dominate the context pairs, much as stop words do in text."""
+
+    epochs: int = Field(20, gt=0, le=1000)
+    """Passes over the corpus. Item corpora are far smaller than text corpora,
+    so more passes than gensim's 5 are needed for rare items to move."""
+
+    min_count: int = Field(1, gt=0)
+    """Minimum item frequency to get a vector. 1, because pruning of rare items
+    belongs to data preparation (``DataConfig.min_item_count``), where it is
+    visible and logged."""
+
+    sg: Literal[0, 1] = 1
+    """1 for skip-gram, 0 for CBOW. Skip-gram gives better vectors for rare
+    items, which are most items of a catalogue."""
+
+    alpha: float = Field(0.025, gt=0.0, le=1.0)
+    """Initial learning rate."""
+
+    min_alpha: float = Field(0.0001, ge=0.0, le=1.0)
+    """Learning rate at the end of training (linear decay)."""
+
+    shrink_windows: bool = True
+    """Sample the effective window uniformly from 1..window for each item, as
+    word2vec does. Ignored (false) when ``whole_sequence`` is true."""
+
+    whole_sequence: bool = False
+    """item2vec mode: every pair of items in a sequence is a context pair
+    (window = longest sequence, no window shrinking), as for sets of items
+    where order carries no meaning."""
+
+    seed: int = Field(42, ge=0)
+    """Random seed. Training is deterministic with ``workers=1``, a fixed seed
+    and a fixed ``PYTHONHASHSEED``."""
+
+    workers: int = Field(1, gt=0, le=256)
+    """Training threads. 1 keeps results deterministic and the per-epoch loss
+    reliable (gensim issue 2743); raise it for speed on large corpora."""
+
+    @model_validator(mode="after")
+    def _check_alphas(self) -> "Item2VecConfig":
+        if self.min_alpha > self.alpha:
+            raise ValueError(f"min_alpha ({self.min_alpha}) must not exceed alpha ({self.alpha})")
+        return self
+
+
+class DataConfig(_Config):
+    """Where the input is and how to read it."""
+
+    name: str = Field("default", min_length=1)
+    """Dataset name: names the MLflow experiment and tags the run."""
+
+    path: Path
+    """Input file: playlists text, events CSV/Parquet, or an MPD JSON slice."""
+
+    format: Literal["playlists", "events", "mpd"] = "playlists"
+    """``playlists``: one sequence per line, whitespace-separated ids;
+    ``events``: CSV or Parquet with user, item and timestamp columns;
+    ``mpd``: a Spotify Million Playlist Dataset JSON slice."""
+
+    skip_lines: int = Field(0, ge=0)
+    """Header lines to skip in a playlists file (the public yes_complete
+    ``train.txt`` has 2)."""
+
+    separator: str | None = None
+    """Field separator of an events CSV (default: ',' for .csv, tab for .tsv/.txt)."""
+
+    user_column: str = "user_id"
+    """Events: column holding the user (or session) id."""
+
+    item_column: str = "item_id"
+    """Events: column holding the item id."""
+
+    time_column: str = "timestamp"
+    """Events: column holding the time of the event."""
+
+    time_unit: Literal["auto", "s", "ms", "iso"] = "auto"
+    """Events: unix seconds (integer or fractional), milliseconds, or ISO 8601
+    strings; ``auto`` decides from the column's type."""
+
+    metadata: Path | None = None
+    """Optional item metadata: the yes ``song_hash.txt`` layout or a CSV."""
+
+    metadata_format: Literal["auto", "song_hash", "csv"] = "auto"
+    """``song_hash``: ``id<TAB>title<TAB>artist``; ``csv``: header row with an id
+    column; ``auto``: csv for ``.csv`` files, song_hash otherwise."""
+
+    metadata_id_column: str = "item_id"
+    """Metadata CSV: the column holding the item id."""
+
+    min_item_count: int = Field(1, ge=1)
+    """Drop items seen fewer times than this in the training data (and the
+    sequences that become shorter than 2)."""
+
+
+class SessionConfig(_Config):
+    """How events become sequences."""
+
+    gap_minutes: float = Field(30.0, gt=0)
+    """Cut a user's events into a new session where the gap to the previous
+    event exceeds this many minutes (30 is the Airbnb default); a gap of
+    exactly this length stays in the same session."""
+
+    drop_repeats: bool = True
+    """Remove consecutive repeats of the same item within a session."""
+
+    max_length: int | None = Field(None, ge=2)
+    """Keep at most this many most recent items of a session (None: no limit)."""
+
+
+class SplitConfig(_Config):
+    """How sequences are split into training and test data."""
+
+    method: Literal["random", "time"] = "random"
+    """``random``: a random fraction of whole sequences is held out;
+    ``time``: events (format ``events`` only) before the cut-off train, after it test."""
+
+    test_fraction: float = Field(0.1, gt=0.0, lt=1.0)
+    """Random split: share of sequences held out. Time split: share of the
+    time range (the latest part) held out."""
+
+    seed: int = Field(42, ge=0)
+    """Seed of the random split."""
+
+
+class EvaluationConfig(_Config):
+    """How models are evaluated."""
+
+    ks: tuple[int, ...] = (10, 20)
+    """Cut-offs for HR@k, NDCG@k, MRR@k and coverage@k."""
+
+    baselines: tuple[Literal["popular", "cooccurrence"], ...] = ("popular", "cooccurrence")
+    """Baselines evaluated on the same pairs as item2vec."""
+
+    batch_size: int = Field(2048, gt=0)
+    """Queries scored per matrix product."""
+
+    @model_validator(mode="after")
+    def _check_ks(self) -> "EvaluationConfig":
+        if not self.ks or any(k <= 0 for k in self.ks):
+            raise ValueError(f"ks must be positive integers, got {list(self.ks)}")
+        return self
+
+
+class TrackingConfig(_Config):
+    """Where and how runs are logged to MLflow."""
+
+    tracking_uri: str | None = None
+    """MLflow tracking URI. Default: ``$MLFLOW_TRACKING_URI`` if set, else a
+    SQLite store at ``mlruns/mlflow.db`` in the working directory."""
+
+    experiment: str | None = None
+    """Experiment name (default: the dataset name)."""
+
+    registered_model: str | None = "item2vec"
+    """Register the trained model under this name (None: do not register)."""
+
+    log_model: bool = True
+    """Log the pyfunc model (and vectors) as artifacts."""
+
+
+class PipelineConfig(_Config):
+    """Everything a training run needs: one section per concern."""
+
+    data: DataConfig
+    sessions: SessionConfig = SessionConfig()
+    split: SplitConfig = SplitConfig()
+    item2vec: Item2VecConfig = Item2VecConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    tracking: TrackingConfig = TrackingConfig()
+
+
+def _format_validation_error(error: ValidationError, source: str) -> str:
+    parts = []
+    for item in error.errors():
+        location = ".".join(str(p) for p in item["loc"])
+        if item["type"] == "extra_forbidden":
+            parts.append(f"unknown option {location!r}")
+        else:
+            parts.append(f"{location}: {item['msg']} (got {item.get('input')!r})")
+    return f"{source}: invalid configuration: " + "; ".join(parts)
+
+
+def _parse_value(text: str) -> Any:
+    """Parse an override value as TOML (numbers, booleans, lists), else as a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``KEY=VALUE`` overrides to a raw config dictionary.
+
+    Parameters
+    ----------
+    raw
+        Config as read from TOML (section -> options).
+    overrides
+        ``key=value`` strings. A bare key (``window=10``) sets an
+        ``item2vec`` option; a dotted key (``split.test_fraction=0.2``) sets
+        an option of that section.
+
+    Returns
+    -------
+    dict
+        A new dictionary with the overrides applied.
+
+    Raises
+    ------
+    ConfigError
+        If an override is not of the form ``key=value`` or names an unknown
+        section or option.
+    """
+    result = {section: dict(values) for section, values in raw.items()}
+    sections = PipelineConfig.model_fields
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {override!r}: expected KEY=VALUE, for example --set window=10")
+        section, _, option = key.rpartition(".")
+        section = section or "item2vec"
+        if section not in sections:
+            raise ConfigError(
+                f"--set {override!r}: unknown section {section!r}; sections are {', '.join(sections)}"
+            )
+        model = sections[section].annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        if option not in model.model_fields:
+            raise ConfigError(
+                f"--set {override!r}: unknown {section} option {option!r}; "
+                f"options are {', '.join(model.model_fields)}"
+            )
+        result.setdefault(section, {})[option] = _parse_value(value.strip())
+    return result
+
+
+def load_pipeline_config(
+    path: str | Path | None = None,
+    *,
+    overrides: list[str] | None = None,
+    base: dict[str, Any] | None = None,
+) -> PipelineConfig:
+    """Read a pipeline TOML file, apply overrides and validate the result.
+
+    Parameters
+    ----------
+    path
+        TOML file with ``[data]``, ``[item2vec]``... sections, or None to
+        start from ``base`` alone.
+    overrides
+        ``key=value`` strings, see :func:`apply_overrides`.
+    base
+        Raw options merged under the file's (for CLI flags such as ``--data``).
+
+    Returns
+    -------
+    PipelineConfig
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing or not valid TOML, or an option is unknown or
+        out of range.
+    """
+    raw: dict[str, Any] = {}
+    source = "command line"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found; check the path") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path}: not valid TOML: {error}") from None
+        data = raw.get("data")
+        if isinstance(data, dict):
+            for key in ("path", "metadata"):
+                if isinstance(data.get(key), str):
+                    data[key] = _resolve(data[key], path.parent)
+    for section, values in (base or {}).items():
+        raw.setdefault(section, {}).update(values)
+    raw = apply_overrides(raw, overrides or [])
+    try:
+        return PipelineConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_format_validation_error(error, source)) from None
+
+
+def _resolve(value: str, config_dir: Path) -> str:
+    """Resolve a data path: as given if it exists from the working directory,
+    else relative to the project root (two levels above ``pipelines/configs``)."""
+    candidate = Path(value)
+    if candidate.is_absolute() or candidate.exists():
+        return value
+    for root in (config_dir, *config_dir.parents):
+        if (root / candidate).exists():
+            return str(root / candidate)
+    return value
+
+
+def validate_item2vec(options: dict[str, Any], *, source: str = "options") -> Item2VecConfig:
+    """Validate raw item2vec options, raising :class:`ConfigError` on bad ones."""
+    try:
+        return Item2VecConfig.model_validate(options)
+    except ValidationError as error:
+        raise ConfigError(_format_validation_error(error, source)) from None

@@ -1,0 +1,109 @@
+"""Every error ``recsys`` raises on purpose, in one place.
+
+Each error carries a one-line message that names the problem, where it is
+(file, line, column, value) and how to fix it. The CLI prints that line and
+exits with status 2; Python callers can catch the classes below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "RecsysError",
+    "DataError",
+    "ConfigError",
+    "UnknownItemError",
+    "ModelLoadError",
+]
+
+
+class RecsysError(Exception):
+    """Base class of every error raised on purpose by ``recsys``."""
+
+
+class DataError(RecsysError, ValueError):
+    """Input data breaks its contract (missing file, bad line, bad column...).
+
+    Parameters
+    ----------
+    problem
+        What is wrong, in a few words.
+    path
+        The file the problem is in, if any.
+    line
+        1-based line number in ``path``, if known.
+    column
+        The column (or field) name, if the problem is in one column.
+    value
+        The offending value, if there is one.
+    fix
+        What the user should do about it.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        column: str | None = None,
+        value: object = None,
+        fix: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.path = None if path is None else str(path)
+        self.line = line
+        self.column = column
+        self.value = value
+        self.fix = fix
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = self.path + (f":{self.line}" if self.line is not None else "") + ": "
+        elif self.line is not None:
+            where = f"line {self.line}: "
+        if self.column is not None:
+            where += f"column {self.column!r}: "
+        text = where + self.problem
+        if self.value is not None:
+            shown = repr(self.value)
+            if len(shown) > 80:
+                shown = shown[:77] + "..."
+            text += f" (value {shown})"
+        if self.fix:
+            text += f". Fix: {self.fix}"
+        return text
+
+
+class ConfigError(RecsysError, ValueError):
+    """A configuration value or option is invalid (unknown key, out of range...)."""
+
+
+class UnknownItemError(RecsysError, KeyError):
+    """An item id is not in the model's catalogue.
+
+    Parameters
+    ----------
+    item_id
+        The id that was asked for.
+    hint
+        Optional advice, for example how to fall back to popular items.
+    """
+
+    def __init__(self, item_id: object, hint: str | None = None) -> None:
+        self.item_id = item_id
+        self.hint = hint
+        super().__init__(item_id)
+
+    def __str__(self) -> str:
+        text = f"unknown item {self.item_id!r}: it is not in the model's catalogue"
+        if self.hint:
+            text += f". {self.hint}"
+        return text
+
+
+class ModelLoadError(RecsysError):
+    """A model could not be found or loaded from the given location."""
