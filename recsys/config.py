@@ -59,9 +59,13 @@ class Item2VecConfig(_Config):
     Caselles-Dupré et al. show that values other than 0.75 can matter a lot
     for recommendation; tune it with ``recsys sweep``."""
 
-    sample: float = Field(1e-4, ge=0.0, lt=1.0)
-    """Down-sampling threshold for very popular items (0 disables). Popular
-    items otherwise dominate the context pairs, much as stop words do in text."""
+    sample: float = Field(1e-3, ge=0.0, lt=1.0)
+    """Down-sampling threshold for very popular items (0 disables): an item
+    whose share of all plays is f is kept with probability about sqrt(sample/f).
+    Lower values fight popularity bias on large catalogues, but on a small one
+    every item is "popular": with 1e-4, two 20-item clusters kept ~6% of their
+    plays and 10 epochs no longer separated them (182 of 400 neighbours crossed
+    clusters; 0 with 1e-3 or 0)."""
 
     epochs: int = Field(20, gt=0, le=1000)
     """Passes over the corpus. Item corpora are far smaller than text corpora,

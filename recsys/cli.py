@@ -1,0 +1,235 @@
+"""The ``recsys`` command line: thin commands over the library.
+
+Every expected failure (bad input, bad option, unknown item) prints one line
+starting with ``error:`` to stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from recsys.errors import RecsysError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _friendly_errors(command: F) -> F:
+    """Turn :class:`RecsysError` into a one-line message and exit status 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except RecsysError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="recsys")
+def main() -> None:
+    """recsys: item2vec recommendations, trained and tracked with MLflow."""
+    _quiet_libraries()
+
+
+def _quiet_libraries() -> None:
+    """Keep MLflow's informational logs, warnings and download bars off the terminal."""
+    import logging
+    import os
+    import warnings
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\..*")
+
+
+# --------------------------------------------------------------------- data
+@main.group()
+def data() -> None:
+    """Generate or inspect data."""
+
+
+@data.command("synth")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True,
+              help="Directory for playlists.txt and metadata.csv.")
+@click.option("--playlists", "n_playlists", type=click.IntRange(min=10), default=None,
+              help="Number of playlists (default: the generator's).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Random seed.")
+@_friendly_errors
+def data_synth(out_dir: Path, n_playlists: int | None, seed: int | None) -> None:
+    """Write the deterministic synthetic playlists with planted genres and artists."""
+    from recsys.data.synthetic import SynthConfig, write_synthetic
+
+    options = {k: v for k, v in {"n_playlists": n_playlists, "seed": seed}.items() if v is not None}
+    playlists, metadata = write_synthetic(out_dir, SynthConfig(**options))
+    click.echo(f"wrote {playlists} and {metadata}")
+
+
+# -------------------------------------------------------------------- train
+def _print_results(result: Any) -> None:
+    from recsys.evaluation.protocol import MethodResult
+
+    results: list[MethodResult] = result.results
+    names = list(results[0].metrics)
+    width = max(len(r.method) for r in results)
+    click.echo("")
+    click.echo(f"{'method':<{width}}  " + "  ".join(f"{n:>14}" for n in names))
+    for r in results:
+        click.echo(f"{r.method:<{width}}  " + "  ".join(f"{r.metrics[n]:>14.4f}" for n in names))
+    first = results[0]
+    click.echo(
+        f"{first.n_pairs:,} test pairs, {first.n_unknown:,} with an item unknown to item2vec "
+        f"(counted as misses); training took {result.train_seconds:.1f} s"
+    )
+
+
+def _example_items(result: Any, count: int) -> list[str]:
+    """Popular items from different genres (or simply the most popular items)."""
+    vectors = result.vectors
+    metadata = result.data.metadata
+    if metadata is not None and "genre" in metadata.columns:
+        genre_of = dict(zip(metadata["item_id"].to_list(), metadata["genre"].to_list()))
+        chosen: list[str] = []
+        seen: set[str] = set()
+        for item in vectors.item_ids:
+            genre = genre_of.get(item)
+            if genre is not None and genre not in seen:
+                seen.add(genre)
+                chosen.append(item)
+            if len(chosen) == count:
+                return chosen
+    return list(vectors.item_ids[:count])
+
+
+def _print_examples(result: Any, count: int) -> None:
+    from recsys.recommender import Recommender
+
+    recommender = Recommender(result.vectors, result.data.metadata)
+    for item in _example_items(result, count):
+        label = item
+        if recommender.metadata is not None:
+            row = recommender.metadata.filter(recommender.metadata["item_id"] == item)
+            if row.height:
+                label += "  " + " | ".join(str(v) for v in row.row(0)[1:])
+        click.echo(f"\ntop-5 neighbours of {label}")
+        click.echo(_table(recommender.recommend_frame(item, k=5)))
+
+
+def _table(frame: Any) -> str:
+    import polars as pl
+
+    with pl.Config(tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, fmt_str_lengths=40,
+                   tbl_rows=100, tbl_formatting="ASCII_MARKDOWN", float_precision=4):
+        return str(frame)
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="Pipeline TOML (default: pipelines/configs/default.toml when --data is not given).")
+@click.option("--data", "data_path", type=click.Path(path_type=Path), default=None, help="Input file.")
+@click.option("--format", "data_format", type=click.Choice(["playlists", "events", "mpd"]), default=None,
+              help="Input format (default: playlists).")
+@click.option("--metadata", "metadata_path", type=click.Path(path_type=Path), default=None,
+              help="Item metadata (song_hash.txt layout or CSV).")
+@click.option("--name", default=None, help="Dataset name (names the MLflow experiment).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override an option: window=10, vector_size=64, split.test_fraction=0.2 ...")
+@click.option("--examples", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Print the top-5 neighbours of this many example items.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@_friendly_errors
+def train(
+    config_path: Path | None,
+    data_path: Path | None,
+    data_format: str | None,
+    metadata_path: Path | None,
+    name: str | None,
+    overrides: tuple[str, ...],
+    examples: int,
+    quiet: bool,
+) -> None:
+    """Train item2vec, evaluate it against baselines and log the run to MLflow.
+
+    The last line printed is run_id=<MLflow run id>.
+    """
+    from tqdm import tqdm
+
+    from recsys.config import load_pipeline_config
+    from recsys.pipeline import default_config_path, run_training
+
+    base: dict[str, dict[str, Any]] = {"data": {}}
+    for key, value in (("path", data_path), ("format", data_format), ("metadata", metadata_path), ("name", name)):
+        if value is not None:
+            base["data"][key] = str(value) if isinstance(value, Path) else value
+    if data_path is not None and name is None and config_path is None:
+        base["data"]["name"] = data_path.stem
+    if config_path is None and data_path is None:
+        config_path = default_config_path()
+    config = load_pipeline_config(config_path, overrides=list(overrides), base=base)
+
+    bars: list[Any] = []
+
+    def on_epoch(report: Any) -> None:
+        if quiet:
+            return
+        if not bars:
+            bars.append(tqdm(total=config.item2vec.epochs, desc="training", unit="epoch", file=sys.stderr))
+            bars[0].update(report.epoch - 1)
+        bars[0].set_postfix(loss=f"{report.loss:.4g}")
+        bars[0].update(1)
+        if report.epoch == config.item2vec.epochs:
+            bars.pop().close()
+
+    def on_stage(message: str) -> None:
+        if not quiet:
+            click.echo(message, err=True)
+
+    try:
+        result = run_training(config, on_epoch=on_epoch, on_stage=on_stage)
+    finally:
+        for bar in bars:
+            bar.close()
+    _print_results(result)
+    if examples:
+        _print_examples(result, examples)
+    if result.model_uri:
+        registered = config.tracking.registered_model
+        note = ""
+        if registered:
+            note = f" (registered as {registered}" + (", alias champion" if result.promoted else "") + ")"
+        click.echo(f"\nmodel: {result.model_uri}{note}")
+    click.echo(f"run_id={result.run_id}")
+
+
+# ---------------------------------------------------------------- recommend
+@main.command()
+@click.argument("item_id")
+@click.option("-k", "k", type=click.IntRange(min=1, max=10_000), default=10, show_default=True)
+@click.option("--model", "model_uri", default="models:/item2vec@champion", show_default=True,
+              help="Model directory, run id, runs:/ or models:/ URI.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_friendly_errors
+def recommend(item_id: str, k: int, model_uri: str, as_json: bool) -> None:
+    """Print the top-k items similar to ITEM_ID."""
+    from recsys.recommender import Recommender
+
+    recommender = Recommender.load(model_uri)
+    frame = recommender.recommend_frame(item_id, k=k)
+    if as_json:
+        click.echo(json.dumps({"item_id": item_id, "recommendations": frame.to_dicts()}, default=str))
+    else:
+        click.echo(_table(frame))
+
+
+if __name__ == "__main__":
+    main()

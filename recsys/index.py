@@ -1,0 +1,103 @@
+"""Nearest-neighbour search over item vectors."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["normalize_rows", "top_k", "ExactIndex"]
+
+
+def normalize_rows(matrix: np.ndarray) -> np.ndarray:
+    """Return a float32 copy of ``matrix`` with unit-length rows (zero rows stay zero)."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return matrix / norms
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Row-wise indices of the ``k`` largest scores, best first.
+
+    Parameters
+    ----------
+    scores
+        Score matrix of shape ``(n_queries, n_items)``.
+    k
+        Number of indices per row; clipped to ``n_items``.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 array of shape ``(n_queries, min(k, n_items))``. Ties are
+        broken by the lower index.
+    """
+    scores = np.atleast_2d(scores)
+    n_items = scores.shape[1]
+    k = min(k, n_items)
+    if k <= 0:
+        return np.empty((scores.shape[0], 0), dtype=np.int64)
+    if k < n_items:
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(n_items), scores.shape).copy()
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -part_scores), axis=1)
+    return np.take_along_axis(part, order, axis=1).astype(np.int64)
+
+
+class ExactIndex:
+    """Exact cosine search: one matrix product against unit-normalised vectors.
+
+    Parameters
+    ----------
+    vectors
+        Item vectors, shape ``(n_items, dim)``. They are normalised once here,
+        so queries do no whole-catalogue work besides the product itself.
+    """
+
+    def __init__(self, vectors: np.ndarray) -> None:
+        self.vectors = normalize_rows(vectors)
+        self.vectors.setflags(write=False)
+
+    def __len__(self) -> int:
+        return self.vectors.shape[0]
+
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int,
+        *,
+        exclude_rows: np.ndarray | None = None,
+        mask: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Find the ``k`` most similar items of each query vector.
+
+        Parameters
+        ----------
+        queries
+            Query vectors, shape ``(n_queries, dim)``; normalised here.
+        k
+            Neighbours per query.
+        exclude_rows
+            For each query, one row never to return (the query item itself),
+            or -1 for none.
+        mask
+            Boolean array of shape ``(n_items,)``; False rows are never returned.
+
+        Returns
+        -------
+        rows, scores
+            int64 and float32 arrays of shape ``(n_queries, k')`` where ``k'`` is
+            ``k`` clipped to the number of eligible items; rows that had fewer
+            eligible items are padded with -1 and ``-inf``.
+        """
+        scores = normalize_rows(np.atleast_2d(queries)) @ self.vectors.T
+        if mask is not None:
+            scores[:, ~mask] = -np.inf
+        if exclude_rows is not None:
+            valid = exclude_rows >= 0
+            scores[np.flatnonzero(valid), exclude_rows[valid]] = -np.inf
+        rows = top_k(scores, k)
+        top_scores = np.take_along_axis(scores, rows, axis=1)
+        rows = np.where(np.isneginf(top_scores), -1, rows)
+        return rows, top_scores

@@ -1,0 +1,311 @@
+"""MLflow tracking: where runs go, what they log, and how models come back.
+
+The default store is SQLite at ``mlruns/mlflow.db`` with artifacts under
+``mlruns/artifacts``, relative to the working directory;
+``MLFLOW_TRACKING_URI`` overrides it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+import polars as pl
+from mlflow.models import ModelSignature
+from mlflow.tracking._tracking_service.utils import is_tracking_uri_set
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+
+from recsys.config import PipelineConfig
+from recsys.errors import ModelLoadError
+from recsys.evaluation.protocol import MethodResult
+from recsys.item2vec import EpochReport, ItemVectors
+from recsys.pyfunc import METADATA_ARTIFACT, VECTORS_ARTIFACT
+
+__all__ = [
+    "default_tracking_uri",
+    "use_tracking_uri",
+    "experiment_id",
+    "file_digest",
+    "log_config",
+    "log_dataset",
+    "log_results",
+    "log_epochs",
+    "log_model",
+    "local_model_dir",
+    "promote_champion",
+    "git_commit",
+]
+
+MODEL_NAME = "model"
+"""Artifact name of the logged pyfunc model within a run."""
+
+
+def default_tracking_uri(root: Path | None = None) -> str:
+    """``$MLFLOW_TRACKING_URI`` if set, else SQLite at ``<root>/mlruns/mlflow.db``."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    store = (root or Path.cwd()).resolve() / "mlruns"
+    store.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{store / 'mlflow.db'}"
+
+
+def use_tracking_uri(uri: str | None = None) -> str:
+    """Point MLflow at ``uri`` (default: :func:`default_tracking_uri`) and return it."""
+    uri = uri or default_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def _artifact_root(tracking_uri: str) -> str | None:
+    """Artifacts beside a local SQLite store (``mlruns/artifacts``), else MLflow's default."""
+    match = re.match(r"sqlite:///(.+)$", tracking_uri)
+    if not match:
+        return None
+    return (Path(match.group(1)).parent / "artifacts").resolve().as_uri()
+
+
+def experiment_id(name: str) -> str:
+    """Return the id of experiment ``name``, creating it (artifacts beside the store) if needed."""
+    client = mlflow.MlflowClient()
+    existing = client.get_experiment_by_name(name)
+    if existing is not None:
+        return existing.experiment_id
+    root = _artifact_root(mlflow.get_tracking_uri())
+    location = f"{root}/{name}" if root else None
+    return client.create_experiment(name, artifact_location=location)
+
+
+def git_commit() -> str | None:
+    """The git commit of the code, if it runs from a git checkout."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (or of a directory's files in name order), first 16 hex digits."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _flatten(config: PipelineConfig) -> dict[str, Any]:
+    """Config as MLflow params: item2vec options bare (``window``), others dotted."""
+    params: dict[str, Any] = {}
+    for section, values in config.model_dump(mode="json").items():
+        for key, value in values.items():
+            name = key if section == "item2vec" else f"{section}.{key}"
+            params[name] = "None" if value is None else value
+    return params
+
+
+def log_config(config: PipelineConfig) -> None:
+    """Log every config field as a param, so ``window`` and ``vector_size`` are UI columns."""
+    mlflow.log_params(_flatten(config))
+
+
+def log_dataset(
+    config: PipelineConfig, *, counts: Mapping[str, int], train_sequences: pl.DataFrame
+) -> str:
+    """Log the dataset (name, path, content digest) as a run input and its counts as metrics.
+
+    Returns
+    -------
+    str
+        The content digest of the input file.
+    """
+    digest = file_digest(config.data.path)
+    sample = train_sequences.head(1000).with_columns(pl.col("items").list.join(" "))
+    dataset = mlflow.data.from_polars(
+        sample, source=str(config.data.path.resolve()), name=config.data.name, digest=digest
+    )
+    mlflow.log_input(dataset, context="training")
+    mlflow.set_tags({"dataset": config.data.name, "dataset.digest": digest, "dataset.path": str(config.data.path)})
+    mlflow.log_metrics({f"n_{key}": float(value) for key, value in counts.items()})
+    return digest
+
+
+def log_results(results: Iterable[MethodResult], *, primary: str = "item2vec") -> None:
+    """Log metrics: the primary method's bare (``hr_at_10``), others prefixed (``popular.hr_at_10``)."""
+    for result in results:
+        prefix = "" if result.method == primary else f"{result.method}."
+        metrics = {f"{prefix}{name}": value for name, value in result.metrics.items()}
+        metrics[f"{prefix}eval_seconds"] = result.seconds
+        metrics[f"{prefix}eval_unknown_pairs"] = float(result.n_unknown)
+        metrics[f"{prefix}eval_pairs"] = float(result.n_pairs)
+        mlflow.log_metrics(metrics)
+
+
+def log_epochs(reports: Iterable[EpochReport]) -> None:
+    """Log per-epoch loss and time as step metrics, and a loss plot."""
+    reports = list(reports)
+    for report in reports:
+        mlflow.log_metrics({"loss": report.loss, "epoch_seconds": report.seconds}, step=report.epoch)
+    if reports:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        figure, axis = plt.subplots(figsize=(6, 3.5))
+        axis.plot([r.epoch for r in reports], [r.loss for r in reports], marker="o")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel("training loss (sum over epoch)")
+        axis.set_title("item2vec training loss")
+        axis.grid(alpha=0.3)
+        figure.tight_layout()
+        mlflow.log_figure(figure, "plots/loss.png")
+        plt.close(figure)
+
+
+def _signature() -> ModelSignature:
+    return ModelSignature(
+        inputs=Schema([ColSpec("string", "item_id")]),
+        outputs=Schema(
+            [
+                ColSpec("string", "query_id"),
+                ColSpec("long", "rank"),
+                ColSpec("string", "item_id"),
+                ColSpec("float", "score"),
+            ]
+        ),
+        params=ParamSchema([ParamSpec("k", "long", 10)]),
+    )
+
+
+def log_model(
+    vectors: ItemVectors,
+    *,
+    metadata: pl.DataFrame | None = None,
+    registered_model: str | None = None,
+) -> str:
+    """Log vectors, metadata and the pyfunc model to the active run; optionally register it.
+
+    Returns
+    -------
+    str
+        The model URI (``runs:/<run id>/model``).
+    """
+    import recsys
+
+    package_dir = Path(recsys.__file__).resolve().parent
+    with tempfile.TemporaryDirectory() as staging:
+        artifacts = {VECTORS_ARTIFACT: str(vectors.save(Path(staging) / VECTORS_ARTIFACT))}
+        if metadata is not None:
+            meta_path = Path(staging) / f"{METADATA_ARTIFACT}.parquet"
+            metadata.write_parquet(meta_path)
+            artifacts[METADATA_ARTIFACT] = str(meta_path)
+        mlflow.pyfunc.log_model(
+            name=MODEL_NAME,
+            python_model=str(package_dir / "_pyfunc_entry.py"),
+            artifacts=artifacts,
+            code_paths=[str(package_dir)],
+            signature=_signature(),
+            input_example=pd.DataFrame({"item_id": list(vectors.item_ids[:2])}),
+            pip_requirements=_requirements(),
+            registered_model_name=registered_model,
+        )
+    return f"runs:/{mlflow.active_run().info.run_id}/{MODEL_NAME}"
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    names = ["mlflow", "gensim", "polars", "numpy", "scipy", "pandas", "pyarrow", "pydantic"]
+    return [f"{name}=={version(name)}" for name in names]
+
+
+def promote_champion(
+    registered_model: str, run_id: str, *, metric: str = "hr_at_10", alias: str = "champion"
+) -> tuple[bool, float | None]:
+    """Give this run's registered version the ``alias`` if it beats the current holder.
+
+    The model version logged by ``run_id`` becomes the champion when there is
+    none yet, or when its ``metric`` is at least the champion run's on the
+    same dataset digest (a different dataset always takes over).
+
+    Returns
+    -------
+    promoted, champion_value
+        Whether the alias moved, and the previous champion's metric (None if
+        there was no comparable champion).
+    """
+    client = mlflow.MlflowClient()
+    versions = client.search_model_versions(f"name='{registered_model}' and run_id='{run_id}'")
+    if not versions:
+        return False, None
+    version = max(versions, key=lambda v: int(v.version))
+    run = client.get_run(run_id)
+    try:
+        current = client.get_model_version_by_alias(registered_model, alias)
+    except mlflow.exceptions.MlflowException:
+        current = None
+    previous: float | None = None
+    if current is not None and current.run_id:
+        champion_run = client.get_run(current.run_id)
+        same_data = champion_run.data.tags.get("dataset.digest") == run.data.tags.get("dataset.digest")
+        previous = champion_run.data.metrics.get(metric) if same_data else None
+    new = run.data.metrics.get(metric, float("-inf"))
+    if previous is not None and new < previous:
+        return False, previous
+    client.set_registered_model_alias(registered_model, alias, version.version)
+    return True, previous
+
+
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def local_model_dir(uri: str) -> Path:
+    """Resolve a model location to a local directory, downloading from MLflow if needed.
+
+    Parameters
+    ----------
+    uri
+        A local directory, a run id, ``runs:/...`` or ``models:/...``.
+
+    Raises
+    ------
+    ModelLoadError
+        If the location does not exist or MLflow cannot resolve it.
+    """
+    path = Path(uri)
+    if path.is_dir():
+        return path
+    if _RUN_ID.match(uri):
+        uri = f"runs:/{uri}/{MODEL_NAME}"
+    if not uri.startswith(("runs:/", "models:/")):
+        raise ModelLoadError(
+            f"{uri}: no such model directory; pass a directory, a run id, runs:/<id>/model "
+            "or models:/<name>@<alias>"
+        )
+    if not is_tracking_uri_set():
+        use_tracking_uri()
+    cache = Path(tempfile.mkdtemp(prefix="recsys-model-"))
+    try:
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(cache)))
+    except Exception as error:  # MLflow raises several unrelated types here
+        shutil.rmtree(cache, ignore_errors=True)
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelLoadError(f"{uri}: cannot load model from {mlflow.get_tracking_uri()}: {first_line}") from None

@@ -1,0 +1,75 @@
+"""Item id <-> row index mapping, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+import numpy as np
+
+from recsys.errors import UnknownItemError
+
+__all__ = ["Vocabulary"]
+
+
+class Vocabulary:
+    """An immutable mapping between item ids (strings) and matrix rows.
+
+    Parameters
+    ----------
+    item_ids
+        The ids in row order. Must be unique.
+    """
+
+    def __init__(self, item_ids: Sequence[str]) -> None:
+        self._ids: tuple[str, ...] = tuple(str(i) for i in item_ids)
+        self._index: dict[str, int] = {item: row for row, item in enumerate(self._ids)}
+        if len(self._index) != len(self._ids):
+            raise ValueError("item ids must be unique")
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._index
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """The item ids in row order."""
+        return self._ids
+
+    def row(self, item_id: str) -> int:
+        """Return the row of ``item_id``.
+
+        Raises
+        ------
+        UnknownItemError
+            If the item is not in the vocabulary.
+        """
+        try:
+            return self._index[item_id]
+        except KeyError:
+            raise UnknownItemError(item_id) from None
+
+    def rows(
+        self, item_ids: Iterable[str], *, missing: Literal["error", "negative"] = "error"
+    ) -> np.ndarray:
+        """Return the rows of several ids as an int64 array.
+
+        Parameters
+        ----------
+        item_ids
+            Ids to look up.
+        missing
+            ``"error"`` raises :class:`UnknownItemError` for the first unknown
+            id; ``"negative"`` maps unknown ids to -1.
+        """
+        if missing == "error":
+            return np.fromiter((self.row(i) for i in item_ids), dtype=np.int64)
+        get = self._index.get
+        return np.fromiter((get(i, -1) for i in item_ids), dtype=np.int64)
+
+    def ids_of(self, rows: np.ndarray) -> np.ndarray:
+        """Return the ids of ``rows`` as an object array of the same shape."""
+        table = np.asarray(self._ids, dtype=object)
+        return table[np.asarray(rows, dtype=np.int64)]
