@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -138,9 +139,11 @@ def log_dataset(
     """
     digest = file_digest(config.data.path)
     sample = train_sequences.head(1000).with_columns(pl.col("items").list.join(" "))
-    dataset = mlflow.data.from_polars(
-        sample, source=str(config.data.path.resolve()), name=config.data.name, digest=digest
-    )
+    with warnings.catch_warnings():  # MLflow warns that a local path fits two source types
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = mlflow.data.from_polars(
+            sample, source=str(config.data.path.resolve()), name=config.data.name, digest=digest
+        )
     mlflow.log_input(dataset, context="training")
     mlflow.set_tags({"dataset": config.data.name, "dataset.digest": digest, "dataset.path": str(config.data.path)})
     mlflow.log_metrics({f"n_{key}": float(value) for key, value in counts.items()})
@@ -277,8 +280,35 @@ def promote_champion(
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
+def _cache_key(uri: str) -> str:
+    """A key that changes whenever ``uri`` points at other model files.
+
+    ``models:/name@alias`` and ``models:/name/latest`` move, so they are
+    resolved to the model version they point at now.
+    """
+    if uri.startswith("models:/"):
+        client = mlflow.MlflowClient()
+        name, _, ref = uri[len("models:/") :].partition("@")
+        if ref:
+            version = client.get_model_version_by_alias(name, ref)
+        else:
+            name, _, number = uri[len("models:/") :].partition("/")
+            if number in ("", "latest"):
+                versions = client.search_model_versions(f"name='{name}'")
+                if not versions:
+                    raise ModelLoadError(f"{uri}: registered model {name!r} has no versions")
+                version = max(versions, key=lambda v: int(v.version))
+            else:
+                version = client.get_model_version(name, number)
+        uri = f"{version.name}/{version.version}/{version.source}"
+    return hashlib.sha256(f"{mlflow.get_tracking_uri()}|{uri}".encode()).hexdigest()[:24]
+
+
 def local_model_dir(uri: str) -> Path:
     """Resolve a model location to a local directory, downloading from MLflow if needed.
+
+    Downloads are cached (under the system temporary directory) by the model
+    version they resolve to, so repeated loads of the same model are cheap.
 
     Parameters
     ----------
@@ -302,10 +332,21 @@ def local_model_dir(uri: str) -> Path:
         )
     if not is_tracking_uri_set():
         use_tracking_uri()
-    cache = Path(tempfile.mkdtemp(prefix="recsys-model-"))
     try:
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(cache)))
+        cache = Path(tempfile.gettempdir()) / "recsys-models" / _cache_key(uri)
+        if cache.is_dir():
+            return cache
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".download-", dir=cache.parent))
+        try:
+            downloaded = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(staging))
+            os.replace(downloaded, cache)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return cache
+    except ModelLoadError:
+        raise
     except Exception as error:  # MLflow raises several unrelated types here
-        shutil.rmtree(cache, ignore_errors=True)
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        text = str(error).strip()
+        first_line = text.splitlines()[0] if text else type(error).__name__
         raise ModelLoadError(f"{uri}: cannot load model from {mlflow.get_tracking_uri()}: {first_line}") from None

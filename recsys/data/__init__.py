@@ -1,0 +1,31 @@
+"""Reading, sessionizing, splitting and generating item sequences."""
+
+from recsys.data.readers import (
+    read_events,
+    read_metadata,
+    read_metadata_csv,
+    read_mpd,
+    read_playlists,
+    read_song_hash,
+)
+from recsys.data.sessions import prune_rare_items, sessionize
+from recsys.data.split import next_item_pairs, random_split, time_split
+from recsys.data.synthetic import SynthConfig, generate_playlists, two_cluster_corpus, write_synthetic
+
+__all__ = [
+    "SynthConfig",
+    "generate_playlists",
+    "next_item_pairs",
+    "prune_rare_items",
+    "random_split",
+    "read_events",
+    "read_metadata",
+    "read_metadata_csv",
+    "read_mpd",
+    "read_playlists",
+    "read_song_hash",
+    "sessionize",
+    "time_split",
+    "two_cluster_corpus",
+    "write_synthetic",
+]

@@ -270,10 +270,13 @@ def _parse_time(column: str, dtype: pl.DataType, unit: TimeUnit) -> pl.Expr:
     return pl.coalesce(epoch, _parse_iso(text)) if unit == "auto" else epoch
 
 
-def _validate_events(raw: pl.LazyFrame, *, path: Path, is_csv: bool, time_column: str) -> None:
+def _validate_events(
+    raw: pl.LazyFrame, *, path: Path, is_csv: bool, columns: dict[str, str]
+) -> None:
     """Collect the checks of an events frame in one pass and raise on the first bad row.
 
-    ``raw`` has the contract columns plus ``_raw_time`` (the unparsed value).
+    ``raw`` has the contract columns plus ``_raw_time`` (the unparsed value);
+    ``columns`` maps each role ("user", "item", "time") to its column in the file.
     """
     bad = pl.any_horizontal(
         pl.col("user_id").is_null(), pl.col("item_id").is_null(), pl.col("timestamp").is_null()
@@ -293,10 +296,12 @@ def _validate_events(raw: pl.LazyFrame, *, path: Path, is_csv: bool, time_column
         raise DataError("empty file: no rows", path=path, fix=_EMPTY_FIX)
     row: dict[str, Any] | None = checks["bad"][0]
     if row is not None:
-        _raise_bad_row(row, path=path, is_csv=is_csv, time_column=time_column)
+        _raise_bad_row(row, path=path, is_csv=is_csv, columns=columns)
 
 
-def _raise_bad_row(row: dict[str, Any], *, path: Path, is_csv: bool, time_column: str) -> None:
+def _raise_bad_row(
+    row: dict[str, Any], *, path: Path, is_csv: bool, columns: dict[str, str]
+) -> None:
     """Raise the :class:`DataError` describing the first bad events row."""
     index = row["event_index"]
     # CSV: line 1 is the header; Parquet has rows, not lines.
@@ -305,21 +310,25 @@ def _raise_bad_row(row: dict[str, Any], *, path: Path, is_csv: bool, time_column
     for key, role in (("user_id", "user"), ("item_id", "item")):
         if row[key] is None:
             raise DataError(
-                f"missing {role} id{where}", path=path, line=line, fix="fill in or remove the row"
+                f"missing {role} id{where}",
+                path=path,
+                line=line,
+                column=columns[role],
+                fix="fill in or remove the row",
             )
     if row["_raw_time"] is None:
         raise DataError(
             f"missing timestamp{where}",
             path=path,
             line=line,
-            column=time_column,
+            column=columns["time"],
             fix="fill in or remove the row",
         )
     raise DataError(
         f"unparseable timestamp{where}",
         path=path,
         line=line,
-        column=time_column,
+        column=columns["time"],
         value=row["_raw_time"],
         fix=_TIME_FIX,
     )
@@ -384,7 +393,7 @@ def read_events(
         pl.col("_event_index").cast(pl.UInt64).alias("event_index"),
         pl.col(time_column).alias("_raw_time"),
     )
-    _validate_events(raw, path=path, is_csv=is_csv, time_column=time_column)
+    _validate_events(raw, path=path, is_csv=is_csv, columns=columns)
     return raw.drop("_raw_time")
 
 

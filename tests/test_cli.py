@@ -1,0 +1,107 @@
+"""The command line, end to end, as a user runs it (a real subprocess, a real MLflow store)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _recsys(*args: str, cwd: Path, store: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store, "PYTHONHASHSEED": "0"}
+    return subprocess.run(
+        [sys.executable, "-m", "recsys.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cli")
+
+
+def test_train_on_default_data_end_to_end(workdir: Path, mlflow_store: str) -> None:
+    synth = _recsys("data", "synth", "--out", str(workdir / "data"), cwd=workdir, store=mlflow_store)
+    assert synth.returncode == 0, synth.stderr
+    config = workdir / "default.toml"
+    config.write_text(
+        (PROJECT_ROOT / "pipelines" / "configs" / "default.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    result = _recsys("train", "--config", str(config), "--set", "epochs=4", "--examples", "2", cwd=workdir,
+                     store=mlflow_store)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1].startswith("run_id=") and len(lines[-1]) == len("run_id=") + 32
+    assert any(line.startswith("item2vec") for line in lines)
+    assert any(line.startswith("cooccurrence") for line in lines)
+    assert "top-5 neighbours of" in result.stdout
+    assert "training" in result.stderr  # the progress bar
+    run_id = lines[-1].removeprefix("run_id=")
+
+    answer = _recsys("recommend", lines and "1", "--model", run_id, "-k", "3", "--json", cwd=workdir,
+                     store=mlflow_store)
+    assert answer.returncode == 0, answer.stderr
+    payload = json.loads(answer.stdout)
+    assert [r["rank"] for r in payload["recommendations"]] == [1, 2, 3]
+    assert all(r["item_id"] != "1" and r["genre"] for r in payload["recommendations"])
+
+
+def test_train_with_data_flag_and_set(workdir: Path, mlflow_store: str, tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    rows = ["user,item,ts"]
+    for user in range(40):
+        for step in range(6):
+            rows.append(f"u{user},{(user % 2) * 10 + (user + step) % 5},{1_700_000_000 + user * 100_000 + step * 60}")
+    events.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    config = tmp_path / "events.toml"
+    config.write_text('[data]\nuser_column = "user"\nitem_column = "item"\ntime_column = "ts"\n'
+                      "[tracking]\nregistered_model = \"cli-events\"\n", encoding="utf-8")
+    result = _recsys("train", "--config", str(config), "--data", str(events), "--format", "events",
+                     "--set", "window=2", "--set", "vector_size=8", "--set", "epochs=2", "--quiet",
+                     cwd=workdir, store=mlflow_store)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].startswith("run_id=")
+    assert "training" not in result.stderr and "reading" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        (None, ["--data", "missing.txt"], "missing.txt: file not found"),
+        (b"", ["--data", "empty.txt"], "empty"),
+        (b"1 2\n3\n", ["--data", "short.txt", "--set", "split.test_fraction=0.5"], "only 1 sequence"),
+        (b"1 2 3\n4 \xff 5\n", ["--data", "bad.txt"], "bad.txt:2"),
+        (b"1 2 3\n", ["--data", "x.txt", "--set", "windw=3"], "unknown item2vec option 'windw'"),
+        (b"1 2 3\n", ["--data", "x.txt", "--set", "vector_size=-1"], "item2vec.vector_size"),
+        (b"user_id,item_id\nu,i\n", ["--data", "e.csv", "--format", "events"], "'timestamp'"),
+        (b"user_id,item_id,timestamp\nu,i,yesterday\n", ["--data", "t.csv", "--format", "events"], "yesterday"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    content: bytes | None, args: list[str], message: str, tmp_path: Path, mlflow_store: str
+) -> None:
+    if content is not None:
+        (tmp_path / args[1]).write_bytes(content)
+    result = _recsys("train", *args, "--quiet", cwd=tmp_path, store=mlflow_store)
+    assert result.returncode == 2, result.stderr
+    error_lines = result.stderr.strip().splitlines()
+    assert error_lines[-1].startswith("error: ") and "Traceback" not in result.stderr, result.stderr
+    assert message in error_lines[-1]
+
+
+def test_recommend_unknown_item_exit_2(workdir: Path, mlflow_store: str, tmp_path: Path) -> None:
+    from recsys.data.synthetic import two_cluster_corpus
+    from recsys.config import Item2VecConfig
+    from recsys.item2vec import train
+
+    train(two_cluster_corpus(n_sequences=40), Item2VecConfig(epochs=1, vector_size=8)).save(tmp_path / "m")
+    result = _recsys("recommend", "zzz", "--model", str(tmp_path / "m"), cwd=tmp_path, store=mlflow_store)
+    assert result.returncode == 2
+    assert "unknown item 'zzz'" in result.stderr
+    result = _recsys("recommend", "a1", "--model", str(tmp_path / "m"), "-k", "0", cwd=tmp_path, store=mlflow_store)
+    assert result.returncode == 2

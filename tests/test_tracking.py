@@ -1,0 +1,73 @@
+"""MLflow tracking: a real run in a SQLite store, the pyfunc model, the registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+
+from recsys.config import load_pipeline_config
+from recsys.errors import ModelLoadError, UnknownItemError
+from recsys.pipeline import TrainingResult, run_training
+from recsys.recommender import Recommender
+
+
+@pytest.fixture(scope="module")
+def trained(mlflow_store: str, synthetic_files: tuple[Path, Path]) -> TrainingResult:
+    playlists, metadata = synthetic_files
+    config = load_pipeline_config(
+        base={"data": {"name": "tracking-test", "path": str(playlists), "metadata": str(metadata)}},
+        overrides=["epochs=3", "vector_size=16", "window=3", "tracking.registered_model=tracking-test"],
+    )
+    return run_training(config)
+
+
+def test_run_has_params_metrics_and_dataset(trained: TrainingResult) -> None:
+    run = mlflow.get_run(trained.run_id)
+    params, metrics = run.data.params, run.data.metrics
+    assert params["window"] == "3" and params["vector_size"] == "16"
+    assert params["split.test_fraction"] == "0.1"
+    for name in ("hr_at_10", "ndcg_at_10", "mrr_at_10", "coverage_at_10", "hr_at_20",
+                 "popular.hr_at_10", "cooccurrence.hr_at_10", "train_seconds", "n_train_sequences"):
+        assert name in metrics, name
+    assert metrics["hr_at_10"] == pytest.approx(trained.results[0].metrics["hr_at_10"])
+    assert run.data.tags["dataset"] == "tracking-test"
+    assert run.inputs.dataset_inputs[0].dataset.digest == run.data.tags["dataset.digest"]
+    history = mlflow.MlflowClient().get_metric_history(trained.run_id, "loss")
+    assert [m.step for m in history] == [1, 2, 3]
+    experiment = mlflow.get_experiment(run.info.experiment_id)
+    assert experiment.name == "tracking-test"
+    assert "plots/loss.png" in [a.path for a in mlflow.MlflowClient().list_artifacts(trained.run_id, "plots")]
+
+
+def test_logged_pyfunc_model_answers(trained: TrainingResult) -> None:
+    model = mlflow.pyfunc.load_model(trained.model_uri)
+    item = trained.vectors.item_ids[0]
+    answer = model.predict(pd.DataFrame({"item_id": [item]}), params={"k": 5})
+    assert list(answer.columns[:4]) == ["query_id", "rank", "item_id", "score"]
+    assert answer["rank"].tolist() == [1, 2, 3, 4, 5]
+    assert item not in answer["item_id"].tolist()
+    assert {"title", "artist", "genre"} <= set(answer.columns)
+    with pytest.raises(Exception, match="unknown item 'nope'"):
+        model.predict(pd.DataFrame({"item_id": ["nope"]}))
+
+
+def test_registered_model_loads_by_alias_run_id_and_uri(trained: TrainingResult) -> None:
+    assert trained.promoted
+    expected = Recommender(trained.vectors).recommend(trained.vectors.item_ids[0], k=5)[0].tolist()
+    for uri in ("models:/tracking-test@champion", trained.run_id, trained.model_uri):
+        recommender = Recommender.load(uri)
+        assert recommender.recommend(trained.vectors.item_ids[0], k=5)[0].tolist() == expected
+        with pytest.raises(UnknownItemError):
+            recommender.recommend("nope")
+
+
+def test_unknown_model_locations_fail_clearly(mlflow_store: str, tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="no such model directory"):
+        Recommender.load(str(tmp_path / "missing"))
+    with pytest.raises(ModelLoadError, match="nosuch"):
+        Recommender.load("models:/nosuch@champion")
+    with pytest.raises(ModelLoadError, match="no item vectors"):
+        Recommender.load(str(tmp_path))
