@@ -16,33 +16,45 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Row-wise indices of the ``k`` largest scores, best first.
+    """Row-wise indices of the ``k`` highest scores, best first.
+
+    Ties are broken by the lower column index, so the result equals
+    ``np.argsort(-scores, axis=1, kind="stable")[:, :k]`` at the cost of a
+    partition rather than a full sort. Masked items (score ``-inf``) come
+    last. Scores must not be NaN.
 
     Parameters
     ----------
     scores
-        Score matrix of shape ``(n_queries, n_items)``.
+        ``(n_queries, n_items)`` scores.
     k
-        Number of indices per row; clipped to ``n_items``.
+        Number of items per row; if it is at least ``n_items`` every column
+        is returned, sorted.
 
     Returns
     -------
     numpy.ndarray
-        int64 array of shape ``(n_queries, min(k, n_items))``. Ties are
-        broken by the lower index.
+        ``(n_queries, min(k, n_items))`` int64 column indices.
     """
-    scores = np.atleast_2d(scores)
-    n_items = scores.shape[1]
-    k = min(k, n_items)
-    if k <= 0:
-        return np.empty((scores.shape[0], 0), dtype=np.int64)
-    if k < n_items:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    else:
-        part = np.broadcast_to(np.arange(n_items), scores.shape).copy()
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -part_scores), axis=1)
-    return np.take_along_axis(part, order, axis=1).astype(np.int64)
+    if k < 1:
+        raise ValueError(f"k must be a positive integer, got {k}")
+    scores = np.asarray(scores)
+    if scores.ndim != 2:
+        raise ValueError(f"scores must be 2-D (queries x items), got shape {scores.shape}")
+    n_rows, n_cols = scores.shape
+    k = min(k, n_cols)
+    if n_rows == 0 or k == 0:
+        return np.empty((n_rows, k), dtype=np.int64)
+    kth = np.partition(scores, n_cols - k, axis=1)[:, n_cols - k, None]
+    keep = scores > kth
+    tied = scores == kth
+    wanted = k - keep.sum(axis=1)
+    crowded = np.flatnonzero(tied.sum(axis=1) > wanted)
+    tied[crowded] &= np.cumsum(tied[crowded], axis=1) <= wanted[crowded, None]
+    keep |= tied
+    columns = np.nonzero(keep)[1].reshape(n_rows, k)
+    order = np.argsort(-np.take_along_axis(scores, columns, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(columns, order, axis=1)
 
 
 class ExactIndex:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from recsys.errors import ConfigError
+from recsys.index import top_k
 from recsys.evaluation.metrics import (
     coverage,
     hit_rate,
@@ -15,7 +16,6 @@ from recsys.evaluation.metrics import (
     mrr,
     ndcg,
     summarize,
-    topk_indices,
 )
 
 RANKS = np.array([1, 3, 0, 11])
@@ -64,21 +64,21 @@ def test_topk_matches_stable_argsort_with_ties(k: int) -> None:
     scores = rng.integers(0, 4, size=(30, 8)).astype(np.float32)
     scores[:5, :] = 1.0
     scores[5:10, ::2] = -np.inf
-    np.testing.assert_array_equal(topk_indices(scores, k), _brute_force(scores, k))
+    np.testing.assert_array_equal(top_k(scores, k), _brute_force(scores, k))
 
 
 def test_topk_matches_argsort_on_continuous_scores() -> None:
     scores = np.random.default_rng(1).standard_normal((200, 500))
-    np.testing.assert_array_equal(topk_indices(scores, 20), _brute_force(scores, 20))
+    np.testing.assert_array_equal(top_k(scores, 20), _brute_force(scores, 20))
 
 
 def test_topk_puts_masked_items_last() -> None:
     scores = np.array([[0.5, -np.inf, 0.1, -np.inf]])
-    np.testing.assert_array_equal(topk_indices(scores, 10), [[0, 2, 1, 3]])
+    np.testing.assert_array_equal(top_k(scores, 10), [[0, 2, 1, 3]])
 
 
 def test_topk_of_no_rows_has_the_right_shape() -> None:
-    assert topk_indices(np.empty((0, 5)), 3).shape == (0, 3)
+    assert top_k(np.empty((0, 5)), 3).shape == (0, 3)
 
 
 def test_coverage_counts_distinct_items_in_the_first_k() -> None:

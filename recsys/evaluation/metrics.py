@@ -1,7 +1,7 @@
 """Vectorized top-k ranking metrics for next-item evaluation.
 
 Each query has exactly one relevant item, its target. The evaluation
-computes top-k lists of catalogue rows (:func:`topk_indices`), the target's
+computes top-k lists of catalogue rows (:func:`recsys.index.top_k`), the target's
 rank in them (:func:`hits_from_topk`; 0 means a miss), and means over all
 queries (:func:`hit_rate`, :func:`ndcg`, :func:`mrr`, :func:`coverage`).
 Queries whose target is unknown to the model (row ``-1``) count as misses,
@@ -16,53 +16,12 @@ import numpy as np
 
 from recsys.errors import ConfigError
 
-__all__ = ["topk_indices", "hits_from_topk", "hit_rate", "ndcg", "mrr", "coverage", "summarize"]
+__all__ = ["hits_from_topk", "hit_rate", "ndcg", "mrr", "coverage", "summarize"]
 
 
 def _check_k(k: int) -> None:
     if k < 1:
         raise ConfigError(f"k must be a positive integer, got {k}")
-
-
-def topk_indices(scores: np.ndarray, k: int) -> np.ndarray:
-    """Row-wise indices of the ``k`` highest scores, best first.
-
-    Ties are broken by the lower column index, so the result equals
-    ``np.argsort(-scores, axis=1, kind="stable")[:, :k]`` at the cost of a
-    partition rather than a full sort. Masked items (score ``-inf``) come
-    last. Scores must not be NaN.
-
-    Parameters
-    ----------
-    scores
-        ``(n_queries, n_items)`` scores.
-    k
-        Number of items per row; if it is at least ``n_items`` every column
-        is returned, sorted.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n_queries, min(k, n_items))`` int64 column indices.
-    """
-    _check_k(k)
-    scores = np.asarray(scores)
-    if scores.ndim != 2:
-        raise ValueError(f"scores must be 2-D (queries x items), got shape {scores.shape}")
-    n_rows, n_cols = scores.shape
-    k = min(k, n_cols)
-    if n_rows == 0 or k == 0:
-        return np.empty((n_rows, k), dtype=np.int64)
-    kth = np.partition(scores, n_cols - k, axis=1)[:, n_cols - k, None]
-    keep = scores > kth
-    tied = scores == kth
-    wanted = k - keep.sum(axis=1)
-    crowded = np.flatnonzero(tied.sum(axis=1) > wanted)
-    tied[crowded] &= np.cumsum(tied[crowded], axis=1) <= wanted[crowded, None]
-    keep |= tied
-    columns = np.nonzero(keep)[1].reshape(n_rows, k)
-    order = np.argsort(-np.take_along_axis(scores, columns, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(columns, order, axis=1)
 
 
 def hits_from_topk(topk_rows: np.ndarray, target_rows: np.ndarray) -> np.ndarray:
