@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -24,6 +24,8 @@ __all__ = [
     "TrackingConfig",
     "PipelineConfig",
     "load_pipeline_config",
+    "read_toml",
+    "validate_config",
     "apply_overrides",
 ]
 
@@ -302,11 +304,39 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return result
 
 
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file; data paths in it are resolved (see :func:`_resolve`).
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing or not valid TOML.
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found; check the path") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    data = raw.get("data")
+    if isinstance(data, dict):
+        for key in _DATA_PATH_KEYS:
+            if isinstance(data.get(key), str):
+                data[key] = _resolve(data[key], path.parent)
+    return raw
+
+
+_DATA_PATH_KEYS = ("path", "metadata")
+"""``[data]`` options that are file paths, resolved by :func:`read_toml`."""
+
+
 def load_pipeline_config(
     path: str | Path | None = None,
     *,
     overrides: list[str] | None = None,
     base: dict[str, Any] | None = None,
+    ignore_sections: tuple[str, ...] = (),
 ) -> PipelineConfig:
     """Read a pipeline TOML file, apply overrides and validate the result.
 
@@ -319,6 +349,8 @@ def load_pipeline_config(
         ``key=value`` strings, see :func:`apply_overrides`.
     base
         Raw options merged under the file's (for CLI flags such as ``--data``).
+    ignore_sections
+        Sections of the file that belong to another config (``sweep``).
 
     Returns
     -------
@@ -333,26 +365,12 @@ def load_pipeline_config(
     raw: dict[str, Any] = {}
     source = "command line"
     if path is not None:
-        path = Path(path)
         source = str(path)
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found; check the path") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{path}: not valid TOML: {error}") from None
-        data = raw.get("data")
-        if isinstance(data, dict):
-            for key in ("path", "metadata"):
-                if isinstance(data.get(key), str):
-                    data[key] = _resolve(data[key], path.parent)
+        raw = {k: v for k, v in read_toml(path).items() if k not in ignore_sections}
     for section, values in (base or {}).items():
         raw.setdefault(section, {}).update(values)
     raw = apply_overrides(raw, overrides or [])
-    try:
-        return PipelineConfig.model_validate(raw)
-    except ValidationError as error:
-        raise ConfigError(_format_validation_error(error, source)) from None
+    return validate_config(PipelineConfig, raw, source=source)
 
 
 def _resolve(value: str, config_dir: Path) -> str:
@@ -367,9 +385,12 @@ def _resolve(value: str, config_dir: Path) -> str:
     return value
 
 
-def validate_item2vec(options: dict[str, Any], *, source: str = "options") -> Item2VecConfig:
-    """Validate raw item2vec options, raising :class:`ConfigError` on bad ones."""
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def validate_config(model: type[ModelT], options: dict[str, Any], *, source: str = "options") -> ModelT:
+    """Validate raw options into ``model``, raising :class:`ConfigError` with one line on bad ones."""
     try:
-        return Item2VecConfig.model_validate(options)
+        return model.model_validate(options)
     except ValidationError as error:
         raise ConfigError(_format_validation_error(error, source)) from None
