@@ -27,6 +27,7 @@ from recsys.evaluation.methods import Item2VecMethod
 from recsys.evaluation.protocol import MethodResult, evaluate_methods
 from recsys.item2vec import EpochReport, ItemVectors, train
 from recsys import tracking
+from recsys.plots import metric_at_k_figure
 
 __all__ = ["PreparedData", "TrainingResult", "prepare", "run_training"]
 
@@ -55,6 +56,8 @@ class TrainingResult:
     model_uri: str | None
     promoted: bool
     """Whether the registered version became the ``champion``."""
+    champion_value: float | None
+    """The previous champion's headline metric on the same test split, if any."""
     train_seconds: float
     data: PreparedData
 
@@ -134,6 +137,7 @@ def run_training(
     *,
     on_epoch: Callable[[EpochReport], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
+    tags: dict[str, str] | None = None,
 ) -> TrainingResult:
     """Run the whole pipeline and log it as one MLflow run.
 
@@ -145,6 +149,8 @@ def run_training(
         Called after each training epoch (progress bars).
     on_stage
         Called with a short description when a stage starts.
+    tags
+        Extra run tags (``mlflow.parentRunId`` nests the run under a sweep).
 
     Returns
     -------
@@ -157,8 +163,8 @@ def run_training(
 
     tracking.use_tracking_uri(config.tracking.tracking_uri)
     experiment = tracking.experiment_id(config.tracking.experiment or config.data.name)
-    with mlflow.start_run(experiment_id=experiment) as run:
-        mlflow.set_tags({"method": "item2vec", "git_commit": tracking.git_commit() or "unknown", "sweep_trial": "false"})
+    run_tags = {"method": "item2vec", "git_commit": tracking.git_commit() or "unknown", "sweep_trial": "false"}
+    with mlflow.start_run(experiment_id=experiment, tags={**run_tags, **(tags or {})}) as run:
         tracking.log_config(config)
         tracking.log_dataset(config, counts=prepared.counts, train_sequences=prepared.train)
 
@@ -180,6 +186,7 @@ def run_training(
             batch_size=config.evaluation.batch_size,
         )
         tracking.log_results(results)
+        tracking.log_figure(metric_at_k_figure(results), "plots/metric_at_k.png")
         headline = results[0].metrics
         k = min(config.evaluation.ks)
         mlflow.set_tag(
@@ -188,19 +195,20 @@ def run_training(
             f"ndcg_at_{k}={headline[f'ndcg_at_{k}']:.4f}; window={config.item2vec.window}, "
             f"vector_size={config.item2vec.vector_size}, epochs={config.item2vec.epochs}",
         )
-        model_uri, promoted = None, False
+        model_uri, promoted, champion_value = None, False, None
         if config.tracking.log_model:
             say("logging the model to MLflow")
             registered = config.tracking.registered_model
             model_uri = tracking.log_model(vectors, metadata=prepared.metadata, registered_model=registered)
             if registered:
-                promoted, _ = tracking.promote_champion(registered, run.info.run_id, metric=f"hr_at_{k}")
+                promoted, champion_value = tracking.promote_champion(registered, run.info.run_id, metric=f"hr_at_{k}")
     return TrainingResult(
         run_id=run.info.run_id,
         vectors=vectors,
         results=results,
         model_uri=model_uri,
         promoted=promoted,
+        champion_value=champion_value,
         train_seconds=train_seconds,
         data=prepared,
     )

@@ -40,6 +40,7 @@ __all__ = [
     "log_dataset",
     "log_results",
     "log_epochs",
+    "log_figure",
     "log_model",
     "local_model_dir",
     "promote_champion",
@@ -161,26 +162,23 @@ def log_results(results: Iterable[MethodResult], *, primary: str = "item2vec") -
         mlflow.log_metrics(metrics)
 
 
+def log_figure(figure: Any, path: str) -> None:
+    """Log a matplotlib figure as an artifact of the active run and close it."""
+    import matplotlib.pyplot as plt
+
+    mlflow.log_figure(figure, path)
+    plt.close(figure)
+
+
 def log_epochs(reports: Iterable[EpochReport]) -> None:
     """Log per-epoch loss and time as step metrics, and a loss plot."""
+    from recsys.plots import loss_figure
+
     reports = list(reports)
     for report in reports:
         mlflow.log_metrics({"loss": report.loss, "epoch_seconds": report.seconds}, step=report.epoch)
     if reports:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        figure, axis = plt.subplots(figsize=(6, 3.5))
-        axis.plot([r.epoch for r in reports], [r.loss for r in reports], marker="o")
-        axis.set_xlabel("epoch")
-        axis.set_ylabel("training loss (sum over epoch)")
-        axis.set_title("item2vec training loss")
-        axis.grid(alpha=0.3)
-        figure.tight_layout()
-        mlflow.log_figure(figure, "plots/loss.png")
-        plt.close(figure)
+        log_figure(loss_figure(reports), "plots/loss.png")
 
 
 def _signature() -> ModelSignature:
@@ -240,6 +238,16 @@ def _requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in names]
 
 
+def _same_test_split(first: Any, second: Any) -> bool:
+    """Whether two runs were evaluated on the same test pairs (same data and split settings)."""
+    if first.data.tags.get("dataset.digest") != second.data.tags.get("dataset.digest"):
+        return False
+    prefixes = ("data.", "sessions.", "split.")
+    where = {"data.name", "data.path", "data.metadata"}  # where the data is, not what it is
+    keys = {k for k in (*first.data.params, *second.data.params) if k.startswith(prefixes)} - where
+    return all(first.data.params.get(k) == second.data.params.get(k) for k in keys)
+
+
 def promote_champion(
     registered_model: str, run_id: str, *, metric: str = "hr_at_10", alias: str = "champion"
 ) -> tuple[bool, float | None]:
@@ -247,7 +255,8 @@ def promote_champion(
 
     The model version logged by ``run_id`` becomes the champion when there is
     none yet, or when its ``metric`` is at least the champion run's on the
-    same dataset digest (a different dataset always takes over).
+    same test split (same data digest and data, session and split options);
+    a champion measured on another split is not comparable and is replaced.
 
     Returns
     -------
@@ -268,8 +277,7 @@ def promote_champion(
     previous: float | None = None
     if current is not None and current.run_id:
         champion_run = client.get_run(current.run_id)
-        same_data = champion_run.data.tags.get("dataset.digest") == run.data.tags.get("dataset.digest")
-        previous = champion_run.data.metrics.get(metric) if same_data else None
+        previous = champion_run.data.metrics.get(metric) if _same_test_split(champion_run, run) else None
     new = run.data.metrics.get(metric, float("-inf"))
     if previous is not None and new < previous:
         return False, previous
