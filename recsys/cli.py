@@ -232,5 +232,100 @@ def recommend(item_id: str, k: int, model_uri: str, as_json: bool) -> None:
         click.echo(_table(frame))
 
 
+# -------------------------------------------------------------------- sweep
+@main.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              default=Path("pipelines/configs/sweep.toml"), show_default=True, help="Sweep TOML.")
+@click.option("--budget-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Wall-time budget for the trials (overrides the config).")
+@click.option("--trials", type=click.IntRange(min=1), default=None, help="Configurations to try (overrides the config).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a pipeline option.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@_friendly_errors
+def sweep(config_path: Path, budget_minutes: float | None, trials: int | None,
+          overrides: tuple[str, ...], quiet: bool) -> None:
+    """Tune item2vec on a validation split, then retrain, test and register the best.
+
+    The last line printed is run_id=<MLflow run id of the sweep's parent run>.
+    """
+    from recsys.tuning import load_sweep_config, run_sweep
+
+    pipeline, sweep_config = load_sweep_config(config_path, overrides=list(overrides))
+    updates = {k: v for k, v in {"budget_minutes": budget_minutes, "trials": trials}.items() if v is not None}
+    sweep_config = sweep_config.model_copy(update=updates)
+    metric = sweep_config.metric
+
+    def on_trial(trial: Any) -> None:
+        if not quiet:
+            click.echo(f"  trial {trial.trial:3d} rung {trial.rung}: {metric}={trial.metrics[metric]:.4f} "
+                       f"window={trial.config.window} vector_size={trial.config.vector_size} "
+                       f"ns_exponent={trial.config.ns_exponent} epochs={trial.config.epochs} "
+                       f"({trial.seconds:.1f} s)", err=True)
+
+    def on_stage(message: str) -> None:
+        if not quiet:
+            click.echo(message, err=True)
+
+    result = run_sweep(pipeline, sweep_config, on_trial=on_trial, on_stage=on_stage)
+    best = result.best
+    click.echo(f"{len(result.trials)} trials in {result.seconds:.0f} s; best: window={best.window} "
+               f"vector_size={best.vector_size} ns_exponent={best.ns_exponent} negative={best.negative} "
+               f"sample={best.sample} whole_sequence={best.whole_sequence} epochs={best.epochs}")
+    _print_results(result.final)
+    final = result.final
+    new_value = final.results[0].metrics.get(metric, float("nan"))
+    if final.champion_value is None:
+        click.echo(f"champion: none comparable on this test split; this model ({metric}={new_value:.4f}) "
+                   + ("is now the champion" if final.promoted else "was not registered"))
+    else:
+        verdict = "takes the alias champion" if final.promoted else "keeps the old champion"
+        click.echo(f"champion: {metric}={final.champion_value:.4f}, this model {new_value:.4f}: {verdict}")
+    click.echo(f"best run: {final.run_id}")
+    click.echo(f"run_id={result.parent_run_id}")
+
+
+# ----------------------------------------------------------------------- ui
+@main.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
+@_friendly_errors
+def ui(port: int, host: str) -> None:
+    """Start the MLflow UI on the project's store; Ctrl-C stops it (the whole process group)."""
+    from recsys.dashboard import run_ui
+
+    run_ui(host=host, port=port, echo=click.echo)
+
+
+# ----------------------------------------------------------------- evaluate
+@main.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), required=True,
+              help="Pipeline TOML, e.g. pipelines/configs/yes.toml.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override an option: evaluation.baselines=['popular','sr'], epochs=5 ...")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), default=None,
+              help="Also write the Markdown table to this file.")
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Cut-off shown in the table.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@_friendly_errors
+def evaluate(config_path: Path, overrides: tuple[str, ...], out_path: Path | None, k: int, quiet: bool) -> None:
+    """Evaluate item2vec and every baseline on the same cases; print a Markdown table.
+
+    Each method is logged as an MLflow run (tag method) in the dataset's experiment.
+    """
+    from recsys.config import load_pipeline_config
+    from recsys.errors import ConfigError
+    from recsys.evaluation.report import run_evaluation
+
+    config = load_pipeline_config(config_path, overrides=list(overrides))
+    if k not in config.evaluation.ks:
+        raise ConfigError(f"-k {k} is not one of evaluation.ks {list(config.evaluation.ks)}")
+    report = run_evaluation(config, on_stage=None if quiet else lambda message: click.echo(message, err=True))
+    table = report.to_markdown(k=k)
+    if out_path is not None:
+        out_path.write_text(table, encoding="utf-8")
+    click.echo(table)
+    click.echo(f"evaluation_report={report.report_id}")
+
+
 if __name__ == "__main__":
     main()

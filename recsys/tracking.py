@@ -45,6 +45,7 @@ __all__ = [
     "local_model_dir",
     "promote_champion",
     "git_commit",
+    "artifact_root",
 ]
 
 MODEL_NAME = "model"
@@ -68,7 +69,7 @@ def use_tracking_uri(uri: str | None = None) -> str:
     return uri
 
 
-def _artifact_root(tracking_uri: str) -> str | None:
+def artifact_root(tracking_uri: str) -> str | None:
     """Artifacts beside a local SQLite store (``mlruns/artifacts``), else MLflow's default."""
     match = re.match(r"sqlite:///(.+)$", tracking_uri)
     if not match:
@@ -82,9 +83,12 @@ def experiment_id(name: str) -> str:
     existing = client.get_experiment_by_name(name)
     if existing is not None:
         return existing.experiment_id
-    root = _artifact_root(mlflow.get_tracking_uri())
+    root = artifact_root(mlflow.get_tracking_uri())
     location = f"{root}/{name}" if root else None
-    return client.create_experiment(name, artifact_location=location)
+    # "custom_model_development" makes the MLflow UI open on training runs rather than GenAI traces
+    return client.create_experiment(
+        name, artifact_location=location, tags={"mlflow.experimentKind": "custom_model_development"}
+    )
 
 
 def git_commit() -> str | None:

@@ -9,10 +9,13 @@ import mlflow
 import polars as pl
 import pytest
 
+from recsys.config import load_pipeline_config
 from recsys.data.synthetic import SynthConfig, generate_playlists, write_synthetic
+from recsys.tuning import SweepConfig, SweepResult, run_sweep
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+SWEEP_SPACE = {"window": [2, 5], "vector_size": [16, 32], "ns_exponent": [-0.5, 0.75]}
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +52,15 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is absent")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def sweep_result(mlflow_store: str, synthetic_files: tuple[Path, Path]) -> SweepResult:
+    """A real sweep (4 configurations, successive halving) on the synthetic data."""
+    playlists, metadata = synthetic_files
+    pipeline = load_pipeline_config(
+        base={"data": {"name": "sweep-test", "path": str(playlists), "metadata": str(metadata)}},
+        overrides=["epochs=4", "tracking.registered_model=sweep-test"],
+    )
+    sweep = SweepConfig(trials=4, budget_minutes=5, space=SWEEP_SPACE, sample_fraction=0.5, parallel=2, seed=3)
+    return run_sweep(pipeline, sweep)

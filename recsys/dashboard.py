@@ -1,0 +1,127 @@
+"""The experiment dashboard: the MLflow UI on the project's store, on loopback.
+
+``mlflow server`` starts worker processes of its own, so it runs in a new
+process group and is stopped as a group.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from recsys.errors import RecsysError
+from recsys.tracking import artifact_root, default_tracking_uri
+
+__all__ = ["start_ui", "stop_ui", "wait_until_up", "run_ui"]
+
+
+def start_ui(*, host: str = "127.0.0.1", port: int = 5000, tracking_uri: str | None = None) -> subprocess.Popen[bytes]:
+    """Start ``mlflow server`` against the project's store in its own process group.
+
+    Parameters
+    ----------
+    host
+        Address to bind; loopback by default.
+    port
+        TCP port.
+    tracking_uri
+        Backend store (default: :func:`recsys.tracking.default_tracking_uri`).
+    """
+    uri = tracking_uri or default_tracking_uri()
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
+               "--host", host, "--port", str(port), "--workers", "1"]
+    root = artifact_root(uri)
+    if root:
+        command += ["--default-artifact-root", root]
+    env = {
+        **os.environ,
+        "MLFLOW_LOGGING_LEVEL": os.environ.get("MLFLOW_LOGGING_LEVEL", "WARNING"),
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",  # GenAI job workers: a dozen processes we do not use
+    }
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    return subprocess.Popen(command, start_new_session=True, env=env)
+
+
+def wait_until_up(url: str, *, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll ``url/health`` until it answers.
+
+    Raises
+    ------
+    RecsysError
+        If the server exits or does not answer within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RecsysError(f"the MLflow UI exited with status {process.returncode}; is the port in use?")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.3)
+    raise RecsysError(f"the MLflow UI did not answer at {url} within {timeout:.0f} s")
+
+
+def stop_ui(process: subprocess.Popen[bytes], *, timeout: float = 15.0) -> None:
+    """Stop the server's whole process group: SIGTERM, then SIGKILL after ``timeout``."""
+    try:
+        group = os.getpgid(process.pid)
+    except ProcessLookupError:
+        return
+    for sig, wait_for in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(group, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait_for)
+        except subprocess.TimeoutExpired:
+            continue
+        _wait_group_gone(group, wait_for)
+        return
+
+
+def _wait_group_gone(group: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def run_ui(*, host: str = "127.0.0.1", port: int = 5000, echo: Callable[[str], None] = print) -> None:
+    """Start the UI, print its address, and stop it cleanly on Ctrl-C or SIGTERM."""
+    process = start_ui(host=host, port=port)
+    url = f"http://{host}:{port}"
+    # Ctrl-C must stop the UI even where SIGINT was ignored by whoever started us
+    # (background jobs inherit an ignored SIGINT); SIGTERM stops it the same way.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        wait_until_up(url, process=process)
+        echo(f"MLflow UI for {default_tracking_uri()} at {url} (Ctrl-C stops it)")
+        process.wait()
+    except KeyboardInterrupt:
+        echo("stopping the MLflow UI")
+    finally:
+        stop_ui(process)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
