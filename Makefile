@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all bench install clean
+.PHONY: demo test test-all test-browser sweep ui install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,16 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	PYTHONHASHSEED=0 $(BIN)/python -m pytest -q -m "slow or realdata or not slow"
+
+test-browser: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	PYTHONHASHSEED=0 $(BIN)/python -m pytest -q -m browser tests/test_dashboard.py
+
+sweep: $(STAMP) data/playlists.txt data/metadata.csv
+	PYTHONHASHSEED=0 $(BIN)/recsys sweep --config pipelines/configs/sweep.toml
+
+ui: $(STAMP)
+	$(BIN)/recsys ui
 
 clean:
 	rm -rf $(VENV) .pytest_cache

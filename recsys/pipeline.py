@@ -138,6 +138,7 @@ def run_training(
     on_epoch: Callable[[EpochReport], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
     tags: dict[str, str] | None = None,
+    prepared: PreparedData | None = None,
 ) -> TrainingResult:
     """Run the whole pipeline and log it as one MLflow run.
 
@@ -151,14 +152,17 @@ def run_training(
         Called with a short description when a stage starts.
     tags
         Extra run tags (``mlflow.parentRunId`` nests the run under a sweep).
+    prepared
+        The output of :func:`prepare` for this config, if already at hand.
 
     Returns
     -------
     TrainingResult
     """
     say = on_stage or (lambda _message: None)
-    say(f"reading {config.data.path}")
-    prepared = prepare(config)
+    if prepared is None:
+        say(f"reading {config.data.path}")
+        prepared = prepare(config)
     pairs = next_item_pairs(prepared.test)
 
     tracking.use_tracking_uri(config.tracking.tracking_uri)

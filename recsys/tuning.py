@@ -286,7 +286,7 @@ def run_sweep(
 
     say(f"retraining the best configuration on all {prepared.counts['train_sequences']:,} training sequences")
     final_config = pipeline.model_copy(update={"item2vec": best.config.model_copy(update={"workers": pipeline.item2vec.workers})})
-    final = run_training(final_config, on_stage=say,
+    final = run_training(final_config, on_stage=say, prepared=prepared,
                          tags={"mlflow.parentRunId": parent_id, "sweep_role": "best"})
     _log_parent(client, parent_id, frame, best, final, sweep, tune_seconds)
     return SweepResult(parent_run_id=parent_id, trials=trials, best=final_config.item2vec, final=final,
