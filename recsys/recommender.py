@@ -1,27 +1,133 @@
-"""Recommender: "items like this one" from trained item vectors."""
+"""Recommender: "items like this one" (and "next for this session") from trained item vectors.
+
+Whole-catalogue work is done once: vectors are normalised when the
+recommender is made, and :meth:`Recommender.prepare` builds what single-item
+queries then only look up (a table of every item's exact top-100 neighbours
+for catalogues up to 100,000 items) or walk (a faiss HNSW graph beyond).
+Without :meth:`~Recommender.prepare`, queries use exact search: one matrix
+product and a partition.
+"""
 
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal, get_args
 
 import numpy as np
 import polars as pl
 
-from recsys.errors import ConfigError, ModelLoadError
-from recsys.index import ExactIndex
+from recsys.data._schema import check_sequences
+from recsys.errors import ConfigError, ModelLoadError, UnknownItemError
+from recsys.index import AnnReport, ExactIndex, HNSWIndex, build_hnsw
 from recsys.item2vec import ItemVectors
+from recsys.neighbours import NeighbourTable, Progress
 
-__all__ = ["Recommender", "MAX_K"]
+__all__ = [
+    "Explanation",
+    "IndexKind",
+    "MAX_K",
+    "OnUnknown",
+    "Recommendations",
+    "Recommender",
+    "SearchMode",
+    "TABLE_DEPTH",
+    "TABLE_MAX_ITEMS",
+]
 
 MAX_K = 10_000
 """Largest ``k`` accepted by the recommend methods."""
+TABLE_MAX_ITEMS = 100_000
+"""Largest catalogue for which :meth:`Recommender.prepare` builds a neighbour table."""
+TABLE_DEPTH = 100
+"""Neighbours per item in the table; larger ``k`` use the index."""
+
+IndexKind = Literal["auto", "exact", "hnsw"]
+"""``exact``: exact search (plus a neighbour table when prepared and small enough);
+``hnsw``: approximate search; ``auto``: exact, and when prepared a table up to
+:data:`TABLE_MAX_ITEMS` items, an HNSW index beyond."""
+OnUnknown = Literal["error", "popular"]
+"""What an unknown query item does: raise :class:`UnknownItemError`, or fall back to popular items."""
+SearchMode = Literal["table", "hnsw", "exact"]
+"""How single-item queries are answered right now."""
+
+_INDEX_KINDS: tuple[str, ...] = get_args(IndexKind)
+_ON_UNKNOWN: tuple[str, ...] = get_args(OnUnknown)
+_UNKNOWN_HINT = "Ask with on_unknown=popular (CLI: --on-unknown popular) for the most popular items instead"
 
 
 def _check_k(k: int) -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
         raise ConfigError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
     return int(k)
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+
+
+class Recommendations(tuple[np.ndarray, np.ndarray]):
+    """Recommendations as ``(item_ids, scores)``: unpacks as a 2-tuple, and says whether it fell back.
+
+    Attributes
+    ----------
+    item_ids
+        Object array of ids, best first. For a batch it is 2-D, one row per
+        query, padded with None where fewer items are eligible.
+    scores
+        float32 cosine similarities (padding: ``-inf``). For popular items
+        returned instead of an unknown query's neighbours, each item's share
+        of all training occurrences.
+    fallback
+        True when the query was unknown and popular items were returned; for
+        a batch, a boolean array with one flag per query.
+    """
+
+    fallback: bool | np.ndarray
+
+    def __new__(
+        cls, item_ids: np.ndarray, scores: np.ndarray, fallback: bool | np.ndarray = False
+    ) -> "Recommendations":
+        result = super().__new__(cls, (item_ids, scores))
+        result.fallback = fallback
+        return result
+
+    def __getnewargs__(self) -> tuple[np.ndarray, np.ndarray, bool | np.ndarray]:  # type: ignore[override]
+        return self[0], self[1], self.fallback
+
+    @property
+    def item_ids(self) -> np.ndarray:
+        """Recommended ids, best first."""
+        return self[0]
+
+    @property
+    def scores(self) -> np.ndarray:
+        """Scores of :attr:`item_ids`."""
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"Recommendations(item_ids={self[0]!r}, scores={self[1]!r}, fallback={self.fallback!r})"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why two items are (or are not) recommended for each other."""
+
+    item_a: str
+    item_b: str
+    similarity: float
+    """Cosine similarity of the two item vectors."""
+    rank: int
+    """Position of ``item_b`` among ``item_a``'s neighbours by exact search (1 = most similar)."""
+    counts: tuple[int, int]
+    """Occurrences of each item in the training sequences."""
+    co_occurrences: int | None
+    """Training sequences that hold both items; None when the training sequences
+    are not at hand (pass ``sequences=`` to the :class:`Recommender`)."""
 
 
 class Recommender:
@@ -34,27 +140,57 @@ class Recommender:
     metadata
         Optional item metadata (``item_id`` plus columns such as ``title``,
         ``artist``) joined onto the frames returned for people.
+    index
+        Search strategy (see :data:`IndexKind`).
+    sequences
+        Optional training sequences (sequences contract), used by
+        :meth:`explain` to count co-occurrences.
     """
 
-    def __init__(self, item_vectors: ItemVectors, metadata: pl.DataFrame | None = None) -> None:
+    def __init__(
+        self,
+        item_vectors: ItemVectors,
+        metadata: pl.DataFrame | None = None,
+        *,
+        index: IndexKind = "auto",
+        sequences: pl.DataFrame | None = None,
+    ) -> None:
+        _check_choice("index", index, _INDEX_KINDS)
         self.item_vectors = item_vectors
         self.metadata = metadata
+        self.index = index
+        self.sequences = None if sequences is None else check_sequences(sequences)
+        self.ann_report: AnnReport | None = None
+        """Build settings and measured recall of the HNSW index, once built."""
         self._vocab = item_vectors.vocabulary
-        self._index = ExactIndex(item_vectors.vectors)
+        self._exact = ExactIndex(item_vectors.vectors)
         self._ids = np.asarray(item_vectors.item_ids, dtype=object)
+        counts = np.asarray(item_vectors.counts, dtype=np.float64)
+        self._popular = np.argsort(-counts, kind="stable")
+        self._shares = (counts / max(counts.sum(), 1.0)).astype(np.float32)
+        self._table: NeighbourTable | None = None
+        self._ann: HNSWIndex | None = None
+        self._build_lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
     @classmethod
     def from_directory(
-        cls, vectors_dir: str | Path, *, metadata_path: str | Path | None = None
+        cls,
+        vectors_dir: str | Path,
+        *,
+        metadata_path: str | Path | None = None,
+        index: IndexKind = "auto",
+        sequences: pl.DataFrame | None = None,
     ) -> "Recommender":
         """Load from an item-vectors directory and an optional metadata Parquet file."""
         vectors = ItemVectors.load(vectors_dir)
         metadata = pl.read_parquet(metadata_path) if metadata_path else None
-        return cls(vectors, metadata)
+        return cls(vectors, metadata, index=index, sequences=sequences)
 
     @classmethod
-    def load(cls, uri: str | Path) -> "Recommender":
+    def load(
+        cls, uri: str | Path, *, index: IndexKind = "auto", sequences: pl.DataFrame | None = None
+    ) -> "Recommender":
         """Load a trained model.
 
         Parameters
@@ -62,6 +198,8 @@ class Recommender:
         uri
             A local model directory, an MLflow run id, a ``runs:/<id>/model``
             URI or a registry URI such as ``models:/item2vec@champion``.
+        index, sequences
+            As for :class:`Recommender`.
 
         Raises
         ------
@@ -77,11 +215,58 @@ class Recommender:
             if (vectors_dir / "config.json").exists():
                 metadata = base / f"{METADATA_ARTIFACT}.parquet"
                 return cls.from_directory(
-                    vectors_dir, metadata_path=metadata if metadata.exists() else None
+                    vectors_dir,
+                    metadata_path=metadata if metadata.exists() else None,
+                    index=index,
+                    sequences=sequences,
                 )
         if (root / "config.json").exists():
-            return cls.from_directory(root)
+            return cls.from_directory(root, index=index, sequences=sequences)
         raise ModelLoadError(f"{uri}: no item vectors found in {root}; pass a trained model")
+
+    def prepare(self, *, on_progress: Progress | None = None) -> "Recommender":
+        """Do the whole-catalogue work once, so that single-item queries are cheap.
+
+        Builds the neighbour table (exact top-100 of every item) when the
+        catalogue has at most :data:`TABLE_MAX_ITEMS` items and ``index`` is
+        not ``"hnsw"``; otherwise, unless ``index`` is ``"exact"``, the HNSW
+        index (its recall is in :attr:`ann_report`, and logged to the active
+        MLflow run if there is one). Calling it again does nothing.
+
+        Parameters
+        ----------
+        on_progress
+            Called with (items done, items in all) while the table is built.
+
+        Returns
+        -------
+        Recommender
+            ``self``, so that ``Recommender.load(uri).prepare()`` chains.
+        """
+        if self.index != "hnsw" and len(self) <= TABLE_MAX_ITEMS:
+            with self._build_lock:
+                if self._table is None:
+                    self._table = NeighbourTable.build(self.vectors, TABLE_DEPTH, on_progress=on_progress)
+        elif self.index != "exact":
+            self._hnsw()
+        return self
+
+    def _hnsw(self) -> HNSWIndex:
+        with self._build_lock:
+            if self._ann is None:
+                self._ann, self.ann_report = build_hnsw(self._exact)
+                if "mlflow" in sys.modules:  # else no MLflow run can be active
+                    from recsys.tracking import log_ann_report
+
+                    log_ann_report(self.ann_report)
+        return self._ann
+
+    @property
+    def search_mode(self) -> SearchMode:
+        """How single-item queries without filters are answered now."""
+        if self._table is not None:
+            return "table"
+        return "hnsw" if self.index == "hnsw" or self._ann is not None else "exact"
 
     # ---------------------------------------------------------------- catalogue
     @property
@@ -92,7 +277,10 @@ class Recommender:
     @property
     def vectors(self) -> np.ndarray:
         """Unit-normalised float32 item vectors (read-only), rows as ``item_ids``."""
-        return self._index.vectors
+        return self._exact.vectors
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._vocab
@@ -111,48 +299,34 @@ class Recommender:
             mask[rows[rows >= 0]] = False
         return mask
 
-    def recommend_many(
-        self,
-        item_ids: Sequence[str],
-        k: int = 10,
-        *,
-        exclude: Iterable[str] | None = None,
-        include_only: Iterable[str] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` similar items for each of several items, in one matrix product.
+    def _searcher(self) -> ExactIndex | HNSWIndex:
+        return self._hnsw() if self.index == "hnsw" or self._ann is not None else self._exact
 
-        Parameters
-        ----------
-        item_ids
-            Query items.
-        k
-            Number of recommendations per query (1..10,000).
-        exclude
-            Items never to recommend.
-        include_only
-            If given, recommend only these items.
+    def _table_for(self, k: int, mask: np.ndarray | None) -> NeighbourTable | None:
+        """The neighbour table, if it can answer unfiltered queries for ``k`` items."""
+        table = self._table
+        return table if mask is None and table is not None and k <= table.depth else None
 
-        Returns
-        -------
-        ids, scores
-            Object array of ids and float32 cosine scores, shape
-            ``(len(item_ids), k')``. A query is never its own recommendation.
-            Where fewer than ``k`` items are eligible, ids are None and scores -inf.
+    def _item_neighbours(self, rows: np.ndarray, k: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Neighbour rows and scores of catalogue ``rows``, each row itself excluded."""
+        table = self._table_for(k, mask)
+        if table is not None:
+            return table.lookup(rows, k)
+        return self._searcher().search(self.vectors[rows], k, exclude_rows=rows, mask=mask)
 
-        Raises
-        ------
-        UnknownItemError
-            If a query item is not in the catalogue.
-        ConfigError
-            If ``k`` is out of range.
-        """
-        k = _check_k(k)
-        rows = self._vocab.rows(item_ids)
-        found, scores = self._index.search(
-            self._index.vectors[rows], k, exclude_rows=rows, mask=self._mask(exclude, include_only)
-        )
-        ids = np.where(found >= 0, self._ids[np.maximum(found, 0)], None)
-        return ids, scores
+    def _popular_rows(self, k: int, mask: np.ndarray | None) -> np.ndarray:
+        order = self._popular if mask is None else self._popular[mask[self._popular]]
+        return order[:k]
+
+    def _unknown(self, item_id: object, k: int, mask: np.ndarray | None, on_unknown: OnUnknown) -> Recommendations:
+        if on_unknown == "error":
+            raise UnknownItemError(item_id, hint=_UNKNOWN_HINT)
+        rows = self._popular_rows(k, mask)
+        return Recommendations(self._ids[rows], self._shares[rows], fallback=True)
+
+    def _single(self, rows: np.ndarray, scores: np.ndarray) -> Recommendations:
+        keep = rows >= 0
+        return Recommendations(self._ids[rows[keep]], scores[keep])
 
     def recommend(
         self,
@@ -161,33 +335,214 @@ class Recommender:
         *,
         exclude: Iterable[str] | None = None,
         include_only: Iterable[str] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
+        on_unknown: OnUnknown = "error",
+    ) -> Recommendations:
         """Top-``k`` items similar to ``item_id``, best first, never the item itself.
+
+        Parameters
+        ----------
+        item_id
+            Query item.
+        k
+            Number of recommendations (1..10,000).
+        exclude
+            Items never to recommend.
+        include_only
+            If given, recommend only these items.
+        on_unknown
+            ``"error"`` raises for an unknown ``item_id``; ``"popular"``
+            returns the most popular eligible items with ``fallback=True``.
 
         Returns
         -------
-        ids, scores
-            1-D arrays (ids as objects, scores as float32 cosines), with only
-            eligible items (shorter than ``k`` if filters leave fewer).
+        Recommendations
+            1-D ``(item_ids, scores)`` with only eligible items (shorter than
+            ``k`` if filters leave fewer).
 
         Raises
         ------
         UnknownItemError
-            If the item is not in the catalogue.
+            If the item is not in the catalogue and ``on_unknown="error"``.
+        ConfigError
+            If ``k`` or ``on_unknown`` is invalid.
         """
-        ids, scores = self.recommend_many([item_id], k, exclude=exclude, include_only=include_only)
-        keep = ids[0] != None  # noqa: E711 - element-wise comparison
-        return ids[0][keep], scores[0][keep]
+        k = _check_k(k)
+        _check_choice("on_unknown", on_unknown, _ON_UNKNOWN)
+        mask = self._mask(exclude, include_only)
+        if item_id not in self._vocab:
+            return self._unknown(item_id, k, mask, on_unknown)
+        row = self._vocab.row(item_id)
+        table = self._table_for(k, mask)
+        if table is not None:  # the fast path: two slices of the table
+            rows, scores = table.lookup(row, k)
+            return Recommendations(self._ids[rows], scores.copy())
+        rows, scores = self._item_neighbours(np.array([row]), k, mask)
+        return self._single(rows[0], scores[0])
 
-    def recommend_frame(self, item_id: str, k: int = 10, **filters: Iterable[str] | None) -> pl.DataFrame:
-        """Recommendations for people: ``rank, item_id, score`` plus metadata columns."""
-        return self.recommend_frame_many([item_id], k, **filters).drop("query_id")
+    def recommend_many(
+        self,
+        item_ids: Sequence[str],
+        k: int = 10,
+        *,
+        exclude: Iterable[str] | None = None,
+        include_only: Iterable[str] | None = None,
+        on_unknown: OnUnknown = "error",
+    ) -> Recommendations:
+        """Top-``k`` similar items for each of several items, in one call.
 
-    def recommend_frame_many(
-        self, item_ids: Sequence[str], k: int = 10, **filters: Iterable[str] | None
-    ) -> pl.DataFrame:
+        Parameters are those of :meth:`recommend`, with several query items.
+
+        Returns
+        -------
+        Recommendations
+            Object array of ids and float32 scores, shape
+            ``(len(item_ids), min(k, n_items))``; ``fallback`` is a boolean
+            array, one flag per query. A query is never its own
+            recommendation. Where fewer than ``k`` items are eligible, ids are
+            None and scores ``-inf``.
+
+        Raises
+        ------
+        UnknownItemError
+            If a query item is not in the catalogue and ``on_unknown="error"``.
+        ConfigError
+            If ``k`` or ``on_unknown`` is invalid.
+        """
+        k = _check_k(k)
+        _check_choice("on_unknown", on_unknown, _ON_UNKNOWN)
+        rows = self._vocab.rows(item_ids, missing="negative")
+        unknown = rows < 0
+        if unknown.any() and on_unknown == "error":
+            raise UnknownItemError(item_ids[int(np.argmax(unknown))], hint=_UNKNOWN_HINT)
+        mask = self._mask(exclude, include_only)
+        width = min(k, len(self))
+        found = np.full((len(rows), width), -1, dtype=np.int64)
+        scores = np.full((len(rows), width), -np.inf, dtype=np.float32)
+        if not unknown.all():
+            found[~unknown], scores[~unknown] = self._item_neighbours(rows[~unknown], k, mask)
+        if unknown.any():
+            popular = self._popular_rows(width, mask)
+            found[unknown, : len(popular)] = popular
+            scores[unknown, : len(popular)] = self._shares[popular]
+        ids = np.where(found >= 0, self._ids[np.maximum(found, 0)], None)
+        return Recommendations(ids, scores, fallback=unknown)
+
+    def for_session(
+        self,
+        items: Sequence[str],
+        k: int = 10,
+        *,
+        recency_decay: float | None = None,
+        exclude: Iterable[str] | None = None,
+        include_only: Iterable[str] | None = None,
+        on_unknown: OnUnknown = "error",
+    ) -> Recommendations:
+        """Top-``k`` items for a sequence of items (a session, a playlist), oldest first.
+
+        The query is the normalised (weighted) mean of the items' unit
+        vectors; items of the session are never recommended.
+
+        Parameters
+        ----------
+        items
+            The session, oldest item first.
+        k
+            Number of recommendations (1..10,000).
+        recency_decay
+            If given (in ``(0, 1]``), the item ``a`` steps before the last
+            one weighs ``recency_decay ** a``; None weighs all items equally.
+        exclude, include_only
+            As for :meth:`recommend`.
+        on_unknown
+            ``"error"`` raises for the first unknown item; ``"popular"``
+            ignores unknown items and, if no item is known, returns the most
+            popular eligible items with ``fallback=True``.
+
+        Returns
+        -------
+        Recommendations
+            1-D ``(item_ids, scores)``, best first.
+
+        Raises
+        ------
+        UnknownItemError
+            If an item is not in the catalogue and ``on_unknown="error"``.
+        ConfigError
+            If the session is empty or an option is invalid.
+        """
+        k = _check_k(k)
+        _check_choice("on_unknown", on_unknown, _ON_UNKNOWN)
+        items = list(items)
+        if not items:
+            raise ConfigError("a session needs at least one item")
+        if recency_decay is not None and not 0 < recency_decay <= 1:
+            raise ConfigError(f"recency_decay must be in (0, 1], got {recency_decay!r}")
+        rows = self._vocab.rows(items, missing="negative")
+        known = rows >= 0
+        mask = self._mask(exclude, include_only)
+        if not known.all():
+            first_unknown = items[int(np.argmax(~known))]
+            if on_unknown == "error" or not known.any():
+                return self._unknown(first_unknown, k, mask, on_unknown)
+        ages = np.arange(len(rows) - 1, -1, -1)[known]
+        weights = np.ones(len(ages)) if recency_decay is None else float(recency_decay) ** ages
+        query = weights.astype(np.float32) @ self.vectors[rows[known]]
+        mask = np.ones(len(self), dtype=bool) if mask is None else mask
+        mask[rows[known]] = False
+        found, scores = self._searcher().search(query[None, :], k, mask=mask)
+        return self._single(found[0], scores[0])
+
+    def explain(self, item_a: str, item_b: str) -> Explanation:
+        """How similar two items are, and how often they were seen together in training.
+
+        Raises
+        ------
+        UnknownItemError
+            If either item is not in the catalogue.
+        ConfigError
+            If the two items are the same.
+        """
+        if item_a == item_b:
+            raise ConfigError(f"explain compares two different items, got {item_a!r} twice")
+        row_a, row_b = self._vocab.row(item_a), self._vocab.row(item_b)
+        scores = self.vectors @ self.vectors[row_a]
+        scores[row_a] = -np.inf
+        together = None
+        if self.sequences is not None:
+            both = pl.col("items").list.contains(item_a) & pl.col("items").list.contains(item_b)
+            together = int(self.sequences.select(both.sum()).item())
+        counts = self.item_vectors.counts
+        return Explanation(
+            item_a=item_a,
+            item_b=item_b,
+            similarity=float(scores[row_b]),
+            rank=int(np.count_nonzero(scores > scores[row_b])) + 1,
+            counts=(int(counts[row_a]), int(counts[row_b])),
+            co_occurrences=together,
+        )
+
+    # ------------------------------------------------------------------ frames
+    def _with_metadata(self, frame: pl.DataFrame) -> pl.DataFrame:
+        if self.metadata is None:
+            return frame
+        return frame.join(self.metadata, on="item_id", how="left", maintain_order="left")
+
+    def to_frame(self, result: Recommendations) -> pl.DataFrame:
+        """A single result for people: ``rank, item_id, score`` plus metadata columns."""
+        ids, scores = result
+        frame = pl.DataFrame(
+            {"rank": np.arange(1, len(ids) + 1), "item_id": ids.tolist(), "score": scores},
+            schema={"rank": pl.Int64, "item_id": pl.String, "score": pl.Float32},
+        )
+        return self._with_metadata(frame)
+
+    def recommend_frame(self, item_id: str, k: int = 10, **options: Any) -> pl.DataFrame:
+        """:meth:`recommend` as a frame for people (see :meth:`to_frame`)."""
+        return self.to_frame(self.recommend(item_id, k, **options))
+
+    def recommend_frame_many(self, item_ids: Sequence[str], k: int = 10, **options: Any) -> pl.DataFrame:
         """Recommendations for several items as one frame: ``query_id, rank, item_id, score`` + metadata."""
-        ids, scores = self.recommend_many(item_ids, k, **filters)
+        ids, scores = self.recommend_many(item_ids, k, **options)
         width = ids.shape[1]
         frame = pl.DataFrame(
             {
@@ -198,6 +553,4 @@ class Recommender:
             },
             schema={"query_id": pl.String, "rank": pl.Int64, "item_id": pl.String, "score": pl.Float32},
         ).filter(pl.col("item_id").is_not_null())
-        if self.metadata is not None:
-            frame = frame.join(self.metadata, on="item_id", how="left", maintain_order="left")
-        return frame
+        return self._with_metadata(frame)

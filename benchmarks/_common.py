@@ -1,0 +1,52 @@
+"""Helpers shared by the benchmark scripts: synthetic catalogues, percentiles, results files."""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recsys.config import Item2VecConfig
+from recsys.item2vec import ItemVectors
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def clustered_catalogue(n_items: int, dim: int = 64, *, seed: int = 0) -> ItemVectors:
+    """Random item vectors in clusters of about 500 items (like trained embeddings, unlike pure noise)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(max(n_items // 500, 2), dim)).astype(np.float32)
+    vectors = centres[rng.integers(0, len(centres), n_items)]
+    vectors += 0.7 * rng.normal(size=(n_items, dim)).astype(np.float32)
+    counts = rng.zipf(1.5, n_items).clip(max=10**6)
+    return ItemVectors(
+        item_ids=tuple(f"i{i}" for i in range(n_items)),
+        vectors=vectors,
+        counts=counts.astype(np.int64),
+        config=Item2VecConfig(vector_size=dim),
+    )
+
+
+def percentiles_ms(seconds: list[float] | np.ndarray) -> dict[str, float]:
+    """p50, p99 and max of latencies given in seconds, in milliseconds."""
+    values = np.asarray(seconds) * 1e3
+    return {"p50_ms": float(np.percentile(values, 50)), "p99_ms": float(np.percentile(values, 99)),
+            "max_ms": float(values.max())}
+
+
+def write_results(name: str, results: dict[str, Any]) -> Path:
+    """Write ``results`` (plus the machine) to ``benchmarks/results/<name>.json``."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {"machine": {"python": platform.python_version(), "cpu_count": _cpus()}, **results}
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -1,0 +1,362 @@
+"""The REST API: recommendations as JSON over HTTP (FastAPI served by uvicorn).
+
+Endpoints: ``GET /similar/{item_id}?k=10``, ``POST /similar`` (a batch),
+``POST /session`` (a sequence), ``GET /health``, ``POST /reload``, and the
+OpenAPI description at ``/openapi.json`` (browsable at ``/docs``).
+
+The model is loaded and prepared (:meth:`recsys.Recommender.prepare`) once,
+before the first request. ``POST /reload`` or the signal ``SIGHUP`` load the
+model now behind the same location (for ``models:/item2vec@champion``, the
+version the alias points at now), prepare it, and only then swap it in: a
+request holds the model it started with, so none is dropped or answered
+half by one model and half by the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from fastapi import FastAPI, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from recsys.errors import ConfigError, RecsysError, UnknownItemError
+from recsys.recommender import IndexKind, OnUnknown, Recommendations, Recommender, SearchMode
+
+__all__ = [
+    "BatchRequest",
+    "BatchResponse",
+    "Health",
+    "ModelHolder",
+    "Neighbour",
+    "SessionRequest",
+    "SessionResponse",
+    "SimilarResponse",
+    "create_app",
+    "serve",
+]
+
+MAX_K = 1000
+"""Largest ``k`` the API accepts."""
+MAX_BATCH = 10_000
+"""Largest number of items in one batch or session request."""
+
+_log = logging.getLogger(__name__)
+
+K = Annotated[int, Field(ge=1, le=MAX_K, description="Number of recommendations.")]
+
+
+# ------------------------------------------------------------------ schemas
+class Neighbour(BaseModel):
+    """One recommended item."""
+
+    item_id: str
+    score: float = Field(description="Cosine similarity, or the popularity share when the answer fell back.")
+
+
+class SimilarResponse(BaseModel):
+    """The items most similar to one item, best first."""
+
+    item_id: str
+    fallback: bool = Field(description="True if the item is unknown and popular items are returned instead.")
+    recommendations: list[Neighbour]
+
+
+class _Filters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    k: K = 10
+    exclude: list[str] | None = Field(None, description="Items never to recommend.")
+    include_only: list[str] | None = Field(None, description="If given, recommend only these items.")
+    on_unknown: OnUnknown = Field("error", description="'error': 404 for an unknown item; 'popular': fall back.")
+
+    def filters(self) -> dict[str, Any]:
+        """``exclude``, ``include_only`` and ``on_unknown`` as keyword arguments of the recommend methods."""
+        return self.model_dump(include={"exclude", "include_only", "on_unknown"})
+
+
+class BatchRequest(_Filters):
+    """Several query items, answered in one call."""
+
+    item_ids: list[str] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchResponse(BaseModel):
+    """One :class:`SimilarResponse` per query item, in request order."""
+
+    results: list[SimilarResponse]
+
+
+class SessionRequest(_Filters):
+    """A session (or playlist), oldest item first."""
+
+    items: list[str] = Field(min_length=1, max_length=MAX_BATCH)
+    recency_decay: float | None = Field(
+        None, gt=0, le=1, description="Item a steps before the last weighs recency_decay**a; null: equal weights."
+    )
+
+
+class SessionResponse(BaseModel):
+    """Recommendations for a session; its own items are never recommended."""
+
+    items: list[str]
+    fallback: bool
+    recommendations: list[Neighbour]
+
+
+class Health(BaseModel):
+    """What is being served."""
+
+    status: Literal["ok"] = "ok"
+    model: str = Field(description="The model location, as given at start.")
+    n_items: int
+    search_mode: SearchMode
+    loaded_at: datetime
+    reloads: int = Field(description="Successful reloads since start.")
+
+
+class _Error(BaseModel):
+    detail: str
+
+
+# -------------------------------------------------------------------- model
+@dataclass(frozen=True)
+class _Served:
+    recommender: Recommender
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+class ModelHolder:
+    """The model being served; :meth:`reload` swaps in a fresh one atomically.
+
+    Parameters
+    ----------
+    uri
+        Model location (directory, run id, ``runs:/`` or ``models:/`` URI).
+    index
+        Search strategy of the :class:`Recommender`.
+    """
+
+    def __init__(self, uri: str, *, index: IndexKind = "auto") -> None:
+        self.uri = uri
+        self.index: IndexKind = index
+        self.reloads = 0
+        self._served: _Served | None = None
+        self._reload_lock = asyncio.Lock()
+
+    def load(self) -> Recommender:
+        """Load and prepare the model now behind :attr:`uri` (blocking)."""
+        return Recommender.load(self.uri, index=self.index).prepare()
+
+    def set(self, recommender: Recommender) -> None:
+        """Serve ``recommender`` from now on."""
+        self._served = _Served(recommender)
+
+    @property
+    def recommender(self) -> Recommender:
+        """The model answering new requests."""
+        if self._served is None:
+            raise RuntimeError("no model loaded yet")
+        return self._served.recommender
+
+    def health(self) -> Health:
+        """The :class:`Health` of what is served now."""
+        served = self._served
+        if served is None:
+            raise RuntimeError("no model loaded yet")
+        return Health(
+            model=self.uri,
+            n_items=len(served.recommender),
+            search_mode=served.recommender.search_mode,
+            loaded_at=served.loaded_at,
+            reloads=self.reloads,
+        )
+
+    async def reload(self) -> Health:
+        """Load and prepare the model in a worker thread, then swap it in.
+
+        Requests keep being answered by the old model meanwhile; concurrent
+        reloads run one after the other.
+
+        Raises
+        ------
+        RecsysError
+            If the model cannot be loaded (the old one stays).
+        """
+        async with self._reload_lock:
+            fresh = await run_in_threadpool(self.load)
+            self.set(fresh)
+            self.reloads += 1
+            return self.health()
+
+
+def _reload_on_sighup(holder: ModelHolder) -> Callable[[], None]:
+    """Make ``SIGHUP`` reload the model; returns the function that undoes it.
+
+    Signal handlers can only be set from the main thread (not, say, when the
+    server runs in a test's thread); there it does nothing.
+    """
+    if not hasattr(signal, "SIGHUP") or threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    running: set[asyncio.Task[Any]] = set()
+
+    async def reload() -> None:
+        try:
+            health = await holder.reload()
+        except RecsysError as error:
+            _log.error("reload on SIGHUP failed, still serving the previous model: %s", error)
+        else:
+            _log.warning("reloaded %s on SIGHUP: %d items", health.model, health.n_items)
+
+    def on_signal() -> None:
+        task = loop.create_task(reload())
+        running.add(task)
+        task.add_done_callback(running.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_signal)
+    return lambda: loop.remove_signal_handler(signal.SIGHUP)
+
+
+# ---------------------------------------------------------------- responses
+def _json(payload: dict[str, Any]) -> Response:
+    """Serialise without re-validating (the schemas above document the shape)."""
+    return Response(json.dumps(payload, separators=(",", ":")).encode(), media_type="application/json")
+
+
+def _neighbours(ids: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
+    """``[{"item_id", "score"}]`` without padding, scores rounded to 6 decimals (float32 holds about 7 digits)."""
+    return [
+        {"item_id": item, "score": score}
+        for item, score in zip(ids.tolist(), np.round(scores.astype(np.float64), 6).tolist())
+        if item is not None
+    ]
+
+
+def _batch_payload(item_ids: list[str], result: Recommendations) -> dict[str, Any]:
+    ids, scores = result
+    fallback = result.fallback.tolist()  # type: ignore[union-attr]
+    return {
+        "results": [
+            {"item_id": item, "fallback": fallback[i], "recommendations": _neighbours(ids[i], scores[i])}
+            for i, item in enumerate(item_ids)
+        ]
+    }
+
+
+async def _unknown_item(request: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=404)
+
+
+async def _bad_value(request: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=422)
+
+
+# ---------------------------------------------------------------------- app
+def create_app(
+    model_uri: str, *, index: IndexKind = "auto", recommender: Recommender | None = None
+) -> FastAPI:
+    """The REST application.
+
+    Parameters
+    ----------
+    model_uri
+        Model location; loaded at start unless ``recommender`` is given, and
+        loaded again by each reload.
+    index
+        Search strategy of the loaded :class:`Recommender`.
+    recommender
+        An already loaded (and preferably prepared) model to serve first.
+    """
+    holder = ModelHolder(model_uri, index=index)
+    if recommender is not None:
+        holder.set(recommender)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if recommender is None:
+            holder.set(await run_in_threadpool(holder.load))
+        undo = _reload_on_sighup(holder)
+        try:
+            yield
+        finally:
+            undo()
+
+    app = FastAPI(
+        title="recsys",
+        summary="item2vec recommendations: similar items and next items for a session.",
+        lifespan=lifespan,
+    )
+    app.state.holder = holder
+    app.add_exception_handler(UnknownItemError, _unknown_item)
+    app.add_exception_handler(ConfigError, _bad_value)
+    unknown = {404: {"model": _Error, "description": "Unknown item (with on_unknown=error)."}}
+
+    @app.get("/similar/{item_id:path}", response_model=SimilarResponse, responses=unknown)
+    async def similar(
+        item_id: Annotated[str, Path(description="Query item.")],
+        k: Annotated[int, Query(ge=1, le=MAX_K, description="Number of recommendations.")] = 10,
+        on_unknown: OnUnknown = "error",
+    ) -> Response:
+        """The ``k`` items most similar to one item (never the item itself)."""
+        model = holder.recommender
+        if model.search_mode == "exact":  # a whole-catalogue product: keep the event loop free
+            result = await run_in_threadpool(model.recommend, item_id, k, on_unknown=on_unknown)
+        else:
+            result = model.recommend(item_id, k, on_unknown=on_unknown)
+        ids, scores = result
+        return _json({"item_id": item_id, "fallback": result.fallback, "recommendations": _neighbours(ids, scores)})
+
+    @app.post("/similar", response_model=BatchResponse, responses=unknown)
+    async def similar_many(request: BatchRequest) -> Response:
+        """Similar items for each of several items."""
+        result = await run_in_threadpool(
+            holder.recommender.recommend_many, request.item_ids, request.k, **request.filters()
+        )
+        return _json(_batch_payload(request.item_ids, result))
+
+    @app.post("/session", response_model=SessionResponse, responses=unknown)
+    async def session(request: SessionRequest) -> Response:
+        """Next items for a session: the normalised (recency-weighted) mean of its items' vectors."""
+        result = await run_in_threadpool(
+            holder.recommender.for_session,
+            request.items,
+            request.k,
+            recency_decay=request.recency_decay,
+            **request.filters(),
+        )
+        ids, scores = result
+        return _json({"items": request.items, "fallback": result.fallback, "recommendations": _neighbours(ids, scores)})
+
+    @app.get("/health", response_model=Health)
+    async def health() -> Health:
+        """What is being served, and since when."""
+        return holder.health()
+
+    @app.post("/reload", response_model=Health, responses={500: {"model": _Error}})
+    async def reload() -> Health:
+        """Load the model now behind the model location and swap it in (requests in flight finish on the old one)."""
+        try:
+            return await holder.reload()
+        except RecsysError as error:
+            raise HTTPException(500, f"reload failed, still serving the previous model: {error}") from None
+
+    return app
+
+
+def serve(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run ``app`` with uvicorn until interrupted (loopback only by default; no access log)."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
