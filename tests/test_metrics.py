@@ -10,11 +10,17 @@ import pytest
 from recsys.errors import ConfigError
 from recsys.index import top_k
 from recsys.evaluation.metrics import (
+    bootstrap_difference,
+    bootstrap_intervals,
     coverage,
     hit_rate,
     hits_from_topk,
+    mean_popularity,
     mrr,
     ndcg,
+    popularity_percentiles,
+    precision,
+    recall,
     summarize,
 )
 
@@ -92,14 +98,7 @@ def test_summarize_names_and_values() -> None:
     ranks = hits_from_topk(topk, np.array([0, 2, -1]))
     summary = summarize(ranks, topk, (1, 2), n_catalogue=5)
     assert list(summary) == [
-        "hr_at_1",
-        "ndcg_at_1",
-        "mrr_at_1",
-        "coverage_at_1",
-        "hr_at_2",
-        "ndcg_at_2",
-        "mrr_at_2",
-        "coverage_at_2",
+        f"{name}_at_{k}" for k in (1, 2) for name in ("hr", "ndcg", "mrr", "precision", "recall", "coverage")
     ]
     assert summary["hr_at_1"] == pytest.approx(1 / 3)
     assert summary["hr_at_2"] == pytest.approx(2 / 3)
@@ -113,3 +112,76 @@ def test_summarize_rejects_cutoffs_deeper_than_the_lists() -> None:
     with pytest.raises(ValueError, match="too few"):
         summarize(np.array([1]), topk, (2, 3), n_catalogue=5)
     assert summarize(np.array([1]), topk, (3,), n_catalogue=2)["hr_at_3"] == 1.0
+
+
+# ------------------------------------------------------------ precision, recall, popularity, bootstrap
+
+
+def test_precision_and_recall_with_one_target() -> None:
+    # ranks 1, 3, 0, 11 at k=10: two hits of four queries
+    assert precision(RANKS, 10) == pytest.approx(0.5 / 10)
+    assert recall(RANKS, 10) == pytest.approx(0.5)
+    assert precision(RANKS, 2) == pytest.approx(0.25 / 2)
+
+
+def test_popularity_percentiles_by_hand() -> None:
+    # counts 5, 1, 1, 3: 5 has 3 lower + itself -> (3 + 0.5) / 4; the two 1s tie -> (0 + 1) / 4
+    np.testing.assert_allclose(popularity_percentiles(np.array([5, 1, 1, 3])), [87.5, 25.0, 25.0, 62.5])
+
+
+def test_mean_popularity_of_recommended_items() -> None:
+    percentiles = np.array([87.5, 25.0, 25.0, 62.5])
+    topk = np.array([[0, 3, 1], [2, -1, -1]])
+    # first k=2 columns: rows 0, 3, 2 (and padding): (87.5 + 62.5 + 25) / 3
+    assert mean_popularity(topk, 2, percentiles) == pytest.approx(175 / 3)
+    assert math.isnan(mean_popularity(np.full((1, 2), -1), 2, percentiles))
+
+
+def test_bootstrap_of_constant_ranks_has_no_width() -> None:
+    intervals = bootstrap_intervals(np.full(50, 2), (1, 5), n_resamples=200)
+    assert intervals["hr_at_1_ci_low"] == intervals["hr_at_1_ci_high"] == 0.0
+    assert intervals["hr_at_5_ci_low"] == intervals["hr_at_5_ci_high"] == 1.0
+    assert intervals["ndcg_at_5_ci_low"] == pytest.approx(1 / math.log2(3))
+    assert intervals["mrr_at_5_ci_high"] == pytest.approx(0.5)
+
+
+def test_bootstrap_matches_resampling_the_queries() -> None:
+    rng = np.random.default_rng(3)
+    ranks = rng.choice([0, 0, 0, 1, 2, 7, 15], size=400)
+    intervals = bootstrap_intervals(ranks, (10,), n_resamples=4000, seed=1)
+    # the same bootstrap done the slow way: resample query indices, recompute NDCG@10
+    indices = rng.integers(0, ranks.size, size=(4000, ranks.size))
+    naive = np.array([ndcg(ranks[i], 10) for i in indices])
+    low, high = np.quantile(naive, [0.025, 0.975])
+    assert intervals["ndcg_at_10_ci_low"] == pytest.approx(low, abs=0.006)
+    assert intervals["ndcg_at_10_ci_high"] == pytest.approx(high, abs=0.006)
+    assert intervals["ndcg_at_10_ci_low"] < ndcg(ranks, 10) < intervals["ndcg_at_10_ci_high"]
+
+
+def test_bootstrap_is_seeded_and_empty_input_is_nan() -> None:
+    ranks = np.array([1, 0, 3, 0, 2, 0, 0, 9])
+    assert bootstrap_intervals(ranks, (5,), seed=4) == bootstrap_intervals(ranks, (5,), seed=4)
+    assert math.isnan(bootstrap_intervals(np.array([], dtype=np.int64), (5,))["hr_at_5_ci_low"])
+    with pytest.raises(ConfigError, match="n_resamples"):
+        bootstrap_intervals(ranks, (5,), n_resamples=0)
+
+
+def test_paired_bootstrap_difference() -> None:
+    always, never = np.ones(30, dtype=np.int64), np.zeros(30, dtype=np.int64)
+    assert bootstrap_difference(always, never, 10, metric="hr") == (1.0, 1.0, 1.0)
+    same = np.array([1, 0, 2, 0, 5] * 6)
+    assert bootstrap_difference(same, same, 10) == (0.0, 0.0, 0.0)
+    # A finds at rank 1 what B finds at rank 2: NDCG difference 1 - 1/log2(3) on those queries
+    a, b = np.array([1, 1, 0, 0]), np.array([2, 2, 0, 0])
+    diff, low, high = bootstrap_difference(a, b, 10, n_resamples=500)
+    assert diff == pytest.approx((1 - 1 / math.log2(3)) / 2)
+    assert 0.0 <= low <= diff <= high <= 1 - 1 / math.log2(3)
+    with pytest.raises(ValueError, match="same queries"):
+        bootstrap_difference(a, b[:3], 10)
+
+
+def test_summarize_adds_popularity_when_given() -> None:
+    topk = np.array([[0, 1], [1, 2]])
+    summary = summarize(np.array([1, 0]), topk, (2,), n_catalogue=3, popularity=np.array([90.0, 50.0, 10.0]))
+    assert summary["popularity_at_2"] == pytest.approx((90 + 50 + 50 + 10) / 4)
+    assert summary["precision_at_2"] == pytest.approx(0.25)

@@ -1,0 +1,249 @@
+"""The quality report: item2vec and every baseline, same split, same cases, one table.
+
+:func:`run_evaluation` prepares a dataset as ``recsys train`` does, fits
+item2vec and each configured baseline on the training sequences, evaluates
+each under every configured protocol, and logs one MLflow run per method in
+the dataset's experiment (tag ``method``; all runs of one report share the
+tag ``evaluation_report``). :meth:`EvaluationReport.to_markdown` writes the
+table: method x metric with bootstrap confidence intervals, the paired
+difference to item2vec, training and evaluation time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import mlflow
+import polars as pl
+
+from recsys import tracking
+from recsys.config import PipelineConfig, Relation
+from recsys.evaluation.baselines import make_baseline
+from recsys.evaluation.cases import EvaluationCases, build_cases
+from recsys.evaluation.methods import Item2VecMethod, Method
+from recsys.evaluation.metrics import bootstrap_difference
+from recsys.evaluation.protocol import MethodResult, evaluate_method, item_popularity
+from recsys.pipeline import prepare
+
+__all__ = ["MethodReport", "EvaluationReport", "run_evaluation"]
+
+"""The method every other one is compared with."""
+
+_PROTOCOL_TITLES = {
+    "next_item": "next item (every position; query = the current item)",
+    "last_item": "last item (query = the second-to-last item, target = the last)",
+    "session": "session (every position; query = the session so far)",
+}
+
+
+@dataclass(frozen=True)
+class MethodReport:
+    """One method's results under every protocol."""
+
+    method: str
+    fit_seconds: float
+    """Wall time of :meth:`Method.fit` on the training sequences."""
+    results: dict[str, MethodResult]
+    """Results by protocol."""
+    run_id: str | None
+    """The method's MLflow run (None when not logged)."""
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """Every method on one dataset, evaluated on the same cases."""
+
+    dataset: str
+    counts: dict[str, int]
+    """Events, sequences, train/test sequences, items."""
+    protocols: tuple[str, ...]
+    ks: tuple[int, ...]
+    methods: tuple[MethodReport, ...]
+    report_id: str
+    """Shared by the MLflow runs of the report (tag ``evaluation_report``)."""
+    n_resamples: int
+    """Bootstrap resamples behind the confidence intervals."""
+    seed: int
+
+    def to_markdown(self, *, k: int = 10) -> str:
+        """The report as Markdown: one table per protocol at cut-off ``k`` (one of ``ks``).
+
+        Cells read ``value [low, high]`` with the bootstrap 95% interval;
+        ``Δ NDCG`` is the method's NDCG@k minus item2vec's with a paired
+        bootstrap interval (positive: better than item2vec). A verdict
+        under each table names the baselines whose difference to item2vec
+        has an interval that excludes 0.
+        """
+        counts = self.counts
+        lines = [
+            f"### {self.dataset}",
+            "",
+            f"{counts.get('train_sequences', 0):,} training sequences, {counts.get('items', 0):,} items, "
+            f"{counts.get('test_sequences', 0):,} test sequences; {self.n_resamples} bootstrap resamples.",
+        ]
+        for protocol in self.protocols:
+            lines += ["", *self._protocol_table(protocol, k)]
+        return "\n".join(lines) + "\n"
+
+    def _protocol_table(self, protocol: str, k: int) -> list[str]:
+        """The lines of one protocol's table and its verdict."""
+        reference = self.methods[0]  # item2vec with its default relation
+        first = self.methods[0].results[protocol]
+        header = (f"| method | HR@{k} | NDCG@{k} | MRR@{k} | P@{k} | cov@{k} | pop@{k} | "
+                  f"Δ NDCG@{k} vs {reference.method} | unknown | fit s | eval s |")
+        lines = [
+            f"**{_PROTOCOL_TITLES.get(protocol, protocol)}**: {first.n_pairs:,} cases "
+            f"(digest `{first.cases_digest}`)",
+            "",
+            header,
+            "|" + "---|" * (header.count("|") - 1),
+        ]
+        verdicts: list[str] = []
+        for method in self.methods:
+            result = method.results[protocol]
+            m = result.metrics
+            delta = "—"
+            if method is not reference:
+                diff, low, high = bootstrap_difference(
+                    result.ranks, reference.results[protocol].ranks, k,
+                    n_resamples=max(self.n_resamples, 1), seed=self.seed,
+                )
+                delta = f"{diff:+.4f} [{low:+.4f}, {high:+.4f}]"
+                if low > 0 or high < 0:
+                    verdicts.append(f"{method.method} {'beats' if low > 0 else 'loses to'} {reference.method}")
+            lines.append(
+                f"| {method.method} | {_with_interval(m, 'hr', k)} | {_with_interval(m, 'ndcg', k)} "
+                f"| {_with_interval(m, 'mrr', k)} | {m[f'precision_at_{k}']:.4f} | {m[f'coverage_at_{k}']:.3f} "
+                f"| {m.get(f'popularity_at_{k}', float('nan')):.1f} | {delta} | {result.n_unknown:,} "
+                f"| {method.fit_seconds:.1f} | {result.seconds:.1f} |"
+            )
+        lines += ["", "Differences whose 95% interval excludes 0: " + ("; ".join(verdicts) or "none") + "."]
+        return lines
+
+
+def _with_interval(metrics: dict[str, float], name: str, k: int) -> str:
+    """``value [low, high]``, or the value alone without a bootstrap."""
+    value = f"{metrics[f'{name}_at_{k}']:.4f}"
+    low = metrics.get(f"{name}_at_{k}_ci_low")
+    if low is None:
+        return value
+    return f"{value} [{low:.4f}, {metrics[f'{name}_at_{k}_ci_high']:.4f}]"
+
+
+def _method_params(method: Method) -> dict[str, object]:
+    """A baseline's constructor settings (public attributes not ending in ``_``), for MLflow."""
+    return {f"method.{k}": v for k, v in vars(method).items() if not k.startswith("_") and not k.endswith("_")}
+
+
+def _log_run(
+    config: PipelineConfig,
+    method: Method,
+    report: MethodReport,
+    *,
+    experiment: str,
+    counts: dict[str, int],
+    train: pl.DataFrame,
+    report_id: str,
+) -> str:
+    """Log one method's run: tags, params, dataset, metrics under every protocol."""
+    with mlflow.start_run(experiment_id=experiment, run_name=method.name) as run:
+        mlflow.set_tags({
+            "method": method.name,
+            "evaluation_report": report_id,
+            "git_commit": tracking.git_commit() or "unknown",
+        })
+        if isinstance(method, Item2VecMethod):
+            tracking.log_config(config)
+        else:
+            tracking.log_config(config, exclude=("item2vec",))
+            mlflow.log_params(_method_params(method))
+        tracking.log_dataset(config, counts=counts, train_sequences=train)
+        mlflow.log_metric("train_seconds", report.fit_seconds)
+        tracking.log_protocol_results(report.results.values(), primary=config.evaluation.protocols[0])
+        return run.info.run_id
+
+
+def _fitted_methods(
+    config: PipelineConfig, train: pl.DataFrame, say: Callable[[str], None]
+) -> Iterator[tuple[Method, float]]:
+    """item2vec under both relations (trained once), then every baseline; with fit times."""
+    item2vec = Item2VecMethod(config.item2vec)
+    methods: list[Method] = [item2vec]
+    methods += [make_baseline(name, seed=config.evaluation.seed) for name in config.evaluation.baselines]
+    for method in methods:
+        say(f"fitting {method.name}")
+        started = time.perf_counter()
+        method.fit(train)
+        fit_seconds = time.perf_counter() - started
+        yield method, fit_seconds
+        if method is item2vec:
+            other: Relation = "similar" if item2vec.relation == "next" else "next"
+            yield Item2VecMethod.from_vectors(item2vec.vectors_, relation=other), fit_seconds
+
+
+def run_evaluation(
+    config: PipelineConfig,
+    *,
+    log: bool = True,
+    on_stage: Callable[[str], None] | None = None,
+) -> EvaluationReport:
+    """Fit item2vec and every configured baseline, evaluate them on the same cases, log them.
+
+    Parameters
+    ----------
+    config
+        The pipeline configuration: data and split as for training,
+        ``evaluation.baselines``, ``evaluation.protocols``, ``evaluation.ks``
+        and the bootstrap settings.
+    log
+        Log one MLflow run per method (in ``tracking.experiment``, default
+        the dataset name).
+    on_stage
+        Called with a short description when a stage starts.
+
+    Returns
+    -------
+    EvaluationReport
+    """
+    say = on_stage or (lambda _message: None)
+    say(f"reading {config.data.path}")
+    prepared = prepare(config)
+    evaluation = config.evaluation
+    cases: dict[str, EvaluationCases] = {p: build_cases(prepared.test, p) for p in evaluation.protocols}
+    popularity = item_popularity(prepared.train)
+    report_id = uuid.uuid4().hex[:12]
+    experiment = None
+    if log:
+        tracking.use_tracking_uri(config.tracking.tracking_uri)
+        experiment = tracking.experiment_id(config.tracking.experiment or config.data.name)
+    reports = []
+    for method, fit_seconds in _fitted_methods(config, prepared.train, say):
+        results = {}
+        for protocol, protocol_cases in cases.items():
+            say(f"evaluating {method.name} on {len(protocol_cases):,} {protocol} cases")
+            results[protocol] = evaluate_method(
+                method, protocol_cases, ks=evaluation.ks, n_catalogue=prepared.counts["items"],
+                batch_size=evaluation.batch_size, popularity=popularity,
+                bootstrap_resamples=evaluation.bootstrap_resamples, seed=evaluation.seed,
+                exclude_seen=evaluation.exclude_seen,
+            )
+        report = MethodReport(method=method.name, fit_seconds=fit_seconds, results=results, run_id=None)
+        if experiment is not None:
+            run_id = _log_run(config, method, report, experiment=experiment, counts=prepared.counts,
+                              train=prepared.train, report_id=report_id)
+            report = dataclasses.replace(report, run_id=run_id)
+        reports.append(report)
+    return EvaluationReport(
+        dataset=config.data.name,
+        counts=prepared.counts,
+        protocols=tuple(evaluation.protocols),
+        ks=tuple(evaluation.ks),
+        methods=tuple(reports),
+        report_id=report_id,
+        n_resamples=evaluation.bootstrap_resamples,
+        seed=evaluation.seed,
+    )
