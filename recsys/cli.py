@@ -6,10 +6,11 @@ starting with ``error:`` to stderr and exits with status 2.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,15 +63,30 @@ def data() -> None:
 
 @data.command("synth")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True,
-              help="Directory for playlists.txt and metadata.csv.")
+              help="Directory for playlists.txt and metadata.csv (or events.<format>).")
 @click.option("--playlists", "n_playlists", type=click.IntRange(min=10), default=None,
               help="Number of playlists (default: the generator's).")
+@click.option("--events", "n_events", type=click.IntRange(min=1), default=None,
+              help="Write an events log of this many events instead of playlists "
+                   "(users with many sessions, Zipf item popularity).")
+@click.option("--format", "events_format", type=click.Choice(["parquet", "csv"]), default="parquet",
+              show_default=True, help="File format of the events log.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Random seed.")
 @_friendly_errors
-def data_synth(out_dir: Path, n_playlists: int | None, seed: int | None) -> None:
-    """Write the deterministic synthetic playlists with planted genres and artists."""
+def data_synth(
+    out_dir: Path, n_playlists: int | None, n_events: int | None, events_format: str, seed: int | None
+) -> None:
+    """Write the deterministic synthetic playlists with planted genres and artists,
+    or with --events a synthetic events log to sessionize."""
     from recsys.data.synthetic import SynthConfig, write_synthetic
 
+    if n_events is not None:
+        from recsys.data.synthetic_events import EventsSynthConfig, write_events
+
+        config = EventsSynthConfig(n_events=n_events, **({"seed": seed} if seed is not None else {}))
+        path = write_events(out_dir / f"events.{events_format}", config, format=events_format)  # type: ignore[arg-type]
+        click.echo(f"wrote {path} ({n_events:,} events of {config.users:,} users)")
+        return
     options = {k: v for k, v in {"n_playlists": n_playlists, "seed": seed}.items() if v is not None}
     playlists, metadata = write_synthetic(out_dir, SynthConfig(**options))
     click.echo(f"wrote {playlists} and {metadata}")
@@ -81,12 +97,15 @@ def _print_results(result: Any) -> None:
     from recsys.evaluation.protocol import MethodResult
 
     results: list[MethodResult] = result.results
-    names = list(results[0].metrics)
+    families = ("hr", "ndcg", "mrr", "coverage")
+    ks = sorted({int(n.rpartition("_at_")[2]) for n in results[0].metrics if n.startswith("hr_at_")})
+    k = 10 if 10 in ks else ks[0]
+    names = [f"{family}_at_{k}" for family in families] + [f"hr_at_{other}" for other in ks if other != k]
     width = max(len(r.method) for r in results)
     click.echo("")
     click.echo(f"{'method':<{width}}  " + "  ".join(f"{n:>14}" for n in names))
     for r in results:
-        click.echo(f"{r.method:<{width}}  " + "  ".join(f"{r.metrics[n]:>14.4f}" for n in names))
+        click.echo(f"{r.method:<{width}}  " + "  ".join(f"{r.metrics.get(n, float('nan')):>14.4f}" for n in names))
     first = results[0]
     click.echo(
         f"{first.n_pairs:,} test pairs, {first.n_unknown:,} with an item unknown to item2vec "
@@ -163,10 +182,10 @@ def train(
 
     The last line printed is run_id=<MLflow run id>.
     """
-    from tqdm import tqdm
-
     from recsys.config import load_pipeline_config
     from recsys.pipeline import default_config_path, run_training
+    from recsys.progress import Progress
+    from recsys.resources import StageTimer
 
     base: dict[str, dict[str, Any]] = {"data": {}}
     for key, value in (("path", data_path), ("format", data_format), ("metadata", metadata_path), ("name", name)):
@@ -178,28 +197,11 @@ def train(
         config_path = default_config_path()
     config = load_pipeline_config(config_path, overrides=list(overrides), base=base)
 
-    bars: list[Any] = []
-
-    def on_epoch(report: Any) -> None:
-        if quiet:
-            return
-        if not bars:
-            bars.append(tqdm(total=config.item2vec.epochs, desc="training", unit="epoch", file=sys.stderr))
-            bars[0].update(report.epoch - 1)
-        bars[0].set_postfix(loss=f"{report.loss:.4g}")
-        bars[0].update(1)
-        if report.epoch == config.item2vec.epochs:
-            bars.pop().close()
-
     def on_stage(message: str) -> None:
         if not quiet:
             click.echo(message, err=True)
 
-    try:
-        result = run_training(config, on_epoch=on_epoch, on_stage=on_stage)
-    finally:
-        for bar in bars:
-            bar.close()
+    result = run_training(config, on_stage=on_stage, progress=Progress(quiet=quiet))
     _print_results(result)
     if examples:
         _print_examples(result, examples)
@@ -209,27 +211,105 @@ def train(
         if registered:
             note = f" (registered as {registered}" + (", alias champion" if result.promoted else "") + ")"
         click.echo(f"\nmodel: {result.model_uri}{note}")
+    click.echo(f"stages: {StageTimer.from_records(result.stages).summary()}")
     click.echo(f"run_id={result.run_id}")
 
 
 # ---------------------------------------------------------------- recommend
+_model_option = click.option("--model", "model_uri", default="models:/item2vec@champion", show_default=True,
+                             help="Model directory, run id, runs:/ or models:/ URI.")
+
+
+@contextlib.contextmanager
+def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr, fed with (done, total) and closed on exit."""
+    from tqdm import tqdm
+
+    bars: list[Any] = []
+
+    def update(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, desc=description, unit="items", file=sys.stderr))
+        bars[0].update(done - bars[0].n)
+
+    try:
+        yield update
+    finally:
+        for bar in bars:
+            bar.close()
+
+
 @main.command()
 @click.argument("item_id")
 @click.option("-k", "k", type=click.IntRange(min=1, max=10_000), default=10, show_default=True)
-@click.option("--model", "model_uri", default="models:/item2vec@champion", show_default=True,
-              help="Model directory, run id, runs:/ or models:/ URI.")
+@_model_option
+@click.option("--on-unknown", type=click.Choice(["error", "popular"]), default="error", show_default=True,
+              help="For an unknown ITEM_ID: fail, or show the most popular items.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_friendly_errors
-def recommend(item_id: str, k: int, model_uri: str, as_json: bool) -> None:
+def recommend(item_id: str, k: int, model_uri: str, on_unknown: str, as_json: bool) -> None:
     """Print the top-k items similar to ITEM_ID."""
+    import polars as pl
+
     from recsys.recommender import Recommender
 
     recommender = Recommender.load(model_uri)
-    frame = recommender.recommend_frame(item_id, k=k)
+    result = recommender.recommend(item_id, k=k, on_unknown=on_unknown)  # type: ignore[arg-type]
+    frame = recommender.to_frame(result)
     if as_json:
-        click.echo(json.dumps({"item_id": item_id, "recommendations": frame.to_dicts()}, default=str))
-    else:
-        click.echo(_table(frame))
+        payload = {"item_id": item_id, "fallback": result.fallback, "recommendations": frame.to_dicts()}
+        click.echo(json.dumps(payload, default=str))
+        return
+    if result.fallback:
+        click.echo(f"{item_id!r} is not in the catalogue: the most popular items instead", err=True)
+    click.echo(_table(frame.select("rank", "item_id", pl.exclude("rank", "item_id", "score"), "score")))
+
+
+# -------------------------------------------------------------------- serve
+@main.command("serve")
+@_model_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--index", type=click.Choice(["auto", "exact", "hnsw"]), default="auto", show_default=True,
+              help="auto: a neighbour table up to 100,000 items, an HNSW index beyond.")
+@_friendly_errors
+def serve_command(model_uri: str, host: str, port: int, index: str) -> None:
+    """Serve recommendations as JSON over HTTP (OpenAPI description at /docs).
+
+    POST /reload or SIGHUP loads the model now behind --model and swaps it in.
+    """
+    import os
+
+    from recsys.recommender import Recommender
+    from recsys.serving import create_app, serve
+
+    with _progress("neighbour table") as on_progress:
+        recommender = Recommender.load(model_uri, index=index).prepare(on_progress=on_progress)  # type: ignore[arg-type]
+    if recommender.ann_report is not None:
+        click.echo(recommender.ann_report.summary(), err=True)
+    click.echo(f"serving {model_uri} ({len(recommender):,} items, {recommender.search_mode} search) "
+               f"on http://{host}:{port} (OpenAPI: /docs); POST /reload or kill -HUP {os.getpid()} reloads",
+               err=True)
+    serve(create_app(model_uri, index=index, recommender=recommender), host=host, port=port)  # type: ignore[arg-type]
+
+
+# -------------------------------------------------------- export-neighbours
+@main.command("export-neighbours")
+@_model_option
+@click.option("-k", "--k", "k", type=click.IntRange(min=1, max=10_000), default=50, show_default=True,
+              help="Neighbours per item.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Parquet file to write.")
+@_friendly_errors
+def export_neighbours_command(model_uri: str, k: int, out: Path) -> None:
+    """Write the exact top-k neighbours of every item to Parquet: item_id, rank, neighbour_id, score."""
+    from recsys.neighbours import export_neighbours
+    from recsys.recommender import Recommender
+
+    recommender = Recommender.load(model_uri)
+    with _progress("exporting") as on_progress:
+        report = export_neighbours(recommender.vectors, recommender.item_ids, out, k=k, on_progress=on_progress)
+    click.echo(f"wrote {report.path}: the top {report.k} neighbours of {report.n_items:,} items "
+               f"({report.n_items * report.k:,} rows) in {report.seconds:.1f} s")
 
 
 # -------------------------------------------------------------------- sweep
@@ -240,15 +320,17 @@ def recommend(item_id: str, k: int, model_uri: str, as_json: bool) -> None:
               help="Wall-time budget for the trials (overrides the config).")
 @click.option("--trials", type=click.IntRange(min=1), default=None, help="Configurations to try (overrides the config).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a pipeline option.")
+@click.option("--write-config", type=click.Path(path_type=Path), default=None,
+              help="Write the best item2vec options as a pipeline TOML here.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @_friendly_errors
 def sweep(config_path: Path, budget_minutes: float | None, trials: int | None,
-          overrides: tuple[str, ...], quiet: bool) -> None:
+          overrides: tuple[str, ...], write_config: Path | None, quiet: bool) -> None:
     """Tune item2vec on a validation split, then retrain, test and register the best.
 
     The last line printed is run_id=<MLflow run id of the sweep's parent run>.
     """
-    from recsys.tuning import load_sweep_config, run_sweep
+    from recsys.tuning import load_sweep_config, run_sweep, write_tuned_config
 
     pipeline, sweep_config = load_sweep_config(config_path, overrides=list(overrides))
     updates = {k: v for k, v in {"budget_minutes": budget_minutes, "trials": trials}.items() if v is not None}
@@ -259,7 +341,7 @@ def sweep(config_path: Path, budget_minutes: float | None, trials: int | None,
         if not quiet:
             click.echo(f"  trial {trial.trial:3d} rung {trial.rung}: {metric}={trial.metrics[metric]:.4f} "
                        f"window={trial.config.window} vector_size={trial.config.vector_size} "
-                       f"ns_exponent={trial.config.ns_exponent} epochs={trial.config.epochs} "
+                       f"ns_exponent={trial.config.ns_exponent} relation={trial.config.relation} epochs={trial.config.epochs} "
                        f"({trial.seconds:.1f} s)", err=True)
 
     def on_stage(message: str) -> None:
@@ -270,7 +352,8 @@ def sweep(config_path: Path, budget_minutes: float | None, trials: int | None,
     best = result.best
     click.echo(f"{len(result.trials)} trials in {result.seconds:.0f} s; best: window={best.window} "
                f"vector_size={best.vector_size} ns_exponent={best.ns_exponent} negative={best.negative} "
-               f"sample={best.sample} whole_sequence={best.whole_sequence} epochs={best.epochs}")
+               f"sample={best.sample} whole_sequence={best.whole_sequence} relation={best.relation} "
+               f"epochs={best.epochs} (validation {metric}={result.best_validation:.4f})")
     _print_results(result.final)
     final = result.final
     new_value = final.results[0].metrics.get(metric, float("nan"))
@@ -281,6 +364,8 @@ def sweep(config_path: Path, budget_minutes: float | None, trials: int | None,
         verdict = "takes the alias champion" if final.promoted else "keeps the old champion"
         click.echo(f"champion: {metric}={final.champion_value:.4f}, this model {new_value:.4f}: {verdict}")
     click.echo(f"best run: {final.run_id}")
+    if write_config is not None:
+        click.echo(f"tuned config: {write_tuned_config(write_config, sweep_config=config_path, result=result, metric=metric)}")
     click.echo(f"run_id={result.parent_run_id}")
 
 

@@ -12,36 +12,53 @@ import os
 import shutil
 import tempfile
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import polars as pl
 from gensim.models import Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
 
-from recsys.config import Item2VecConfig
+from recsys.config import Item2VecConfig, Relation
 from recsys.data._schema import check_sequences
 from recsys.errors import DataError, ModelLoadError
 from recsys.vocab import Vocabulary
 
-__all__ = ["ItemVectors", "EpochReport", "train"]
+__all__ = ["ItemVectors", "EpochReport", "train", "effective_workers", "corpus_mode", "CORPUS_FILE_MIN_WORDS"]
 
 _FORMAT_VERSION = 1
+
+CORPUS_FILE_MIN_WORDS = 1_000_000
+"""Training words (items in the training sequences) from which ``corpus="auto"``
+trains from a line file (gensim's ``corpus_file`` mode) rather than from
+Python lists, when there are several workers. Below it, or with one worker,
+the in-memory mode was as fast or faster in ``benchmarks/bench_train.py``
+(see docs/scaling.md)."""
 
 
 @dataclass(frozen=True)
 class EpochReport:
-    """Loss and time of one training epoch."""
+    """Loss, time and throughput of one training epoch."""
 
     epoch: int
     """1-based epoch number."""
     loss: float
-    """Sum of the skip-gram negative-sampling loss over the epoch."""
+    """Sum of the skip-gram negative-sampling loss over the epoch, or NaN when
+    training with several workers: gensim's loss counter is then shared by
+    threads without a lock and loses updates (gensim issue 2743), so it is
+    not computed at all."""
     seconds: float
     """Wall time of the epoch."""
+    words: int = 0
+    """Items in the training sequences, all read once per epoch."""
+
+    @property
+    def words_per_second(self) -> float:
+        """Training throughput: items of the corpus per second of wall time."""
+        return self.words / self.seconds if self.seconds > 0 else 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,6 +109,12 @@ class ItemVectors:
 
     def __len__(self) -> int:
         return len(self.item_ids)
+
+    @property
+    def default_relation(self) -> Relation:
+        """The relation to recommend with by default: the config's, or "similar"
+        for vectors without output vectors (which cannot answer "next")."""
+        return self.config.relation if self.context_vectors is not None else "similar"
 
     def save(self, directory: str | Path) -> Path:
         """Write the vectors to ``directory`` without pickle.
@@ -163,34 +186,75 @@ class ItemVectors:
             raise ModelLoadError(f"{source}: corrupt item-vectors directory: {error}") from None
 
 
-def _stable_hash(text: str) -> int:
-    """Hash for gensim's vector initialisation that does not depend on PYTHONHASHSEED."""
-    return zlib.crc32(text.encode("utf-8"))
-
-
 class _EpochCallback(CallbackAny2Vec):
-    """Collect per-epoch loss (gensim reports a running total) and time."""
+    """Collect per-epoch loss and time; the loss counter is reset every epoch.
 
-    def __init__(self, on_epoch: Callable[[EpochReport], None] | None) -> None:
+    gensim keeps the loss in a float32 running total, which stops adding
+    small terms once it is large; restarting it each epoch keeps it exact
+    enough for the corpus sizes this package targets.
+    """
+
+    def __init__(self, on_epoch: Callable[[EpochReport], None] | None, *, words: int, with_loss: bool) -> None:
         self.reports: list[EpochReport] = []
         self._on_epoch = on_epoch
-        self._previous_total = 0.0
+        self._words = words
+        self._with_loss = with_loss
         self._started = 0.0
 
     def on_epoch_begin(self, model: Word2Vec) -> None:
+        model.running_training_loss = 0.0
         self._started = time.perf_counter()
 
     def on_epoch_end(self, model: Word2Vec) -> None:
-        total = float(model.get_latest_training_loss())
         report = EpochReport(
             epoch=len(self.reports) + 1,
-            loss=total - self._previous_total,
+            loss=float(model.get_latest_training_loss()) if self._with_loss else float("nan"),
             seconds=time.perf_counter() - self._started,
+            words=self._words,
         )
-        self._previous_total = total
         self.reports.append(report)
         if self._on_epoch is not None:
             self._on_epoch(report)
+
+
+def effective_workers(config: Item2VecConfig) -> int:
+    """Training threads: ``config.workers``, or the number of usable cores when it is None."""
+    if config.workers is not None:
+        return config.workers
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(cores or 1, 1)
+
+
+def corpus_mode(config: Item2VecConfig, n_words: int) -> Literal["memory", "file"]:
+    """How :func:`train` feeds gensim: ``config.corpus``; ``auto`` is ``file`` with several
+    workers and at least :data:`CORPUS_FILE_MIN_WORDS` training words, else ``memory``."""
+    if config.corpus != "auto":
+        return config.corpus
+    several = effective_workers(config) > 1
+    return "file" if several and n_words >= CORPUS_FILE_MIN_WORDS else "memory"
+
+
+def _vocabulary(sequences: pl.DataFrame) -> pl.DataFrame:
+    """``item_id, count`` of every item, most frequent first (ties by id), and a ``token`` per row."""
+    return (
+        sequences.select(pl.col("items").explode().alias("item_id"))
+        .group_by("item_id")
+        .len("count")
+        .sort(["count", "item_id"], descending=[True, False])
+        .with_row_index("token")
+        .with_columns(pl.col("token").cast(pl.String))
+    )
+
+
+def _write_corpus_file(sequences: pl.DataFrame, vocabulary: pl.DataFrame, path: Path) -> None:
+    """Write sequences as gensim's LineSentence text: one line each, item tokens separated by spaces.
+
+    Tokens are row numbers of ``vocabulary``, so item ids with spaces are safe.
+    """
+    tokens = pl.element().replace_strict(vocabulary["item_id"], vocabulary["token"])
+    sequences.select(pl.col("items").list.eval(tokens).list.join(" ")).write_csv(
+        path, include_header=False, quote_style="never"
+    )
 
 
 def train(
@@ -200,6 +264,13 @@ def train(
     on_epoch: Callable[[EpochReport], None] | None = None,
 ) -> ItemVectors:
     """Train item vectors on sequences with gensim Word2Vec.
+
+    gensim reads the sequences either as Python lists (``memory``) or from a
+    line file written once (``file``, gensim's ``corpus_file`` mode, where
+    each worker reads its own part of the file and no Python thread feeds
+    them); ``config.corpus`` chooses, ``auto`` by workers and corpus size
+    (:func:`corpus_mode`). The vocabulary is counted with polars
+    in both modes, so both start from the same vectors.
 
     Parameters
     ----------
@@ -221,50 +292,64 @@ def train(
     ------
     DataError
         If there are no sequences or no item reaches ``min_count``.
+
+    Notes
+    -----
+    Training is deterministic with one worker and a fixed seed, in both
+    modes (gensim 4 seeds the initial vectors from ``seed`` alone). With
+    several workers the thread schedule changes results slightly from run
+    to run, and the per-epoch loss is not computed (see
+    :attr:`EpochReport.loss`).
     """
     config = config or Item2VecConfig()
     sequences = check_sequences(sequences)
-    corpus: list[list[str]] = sequences["items"].to_list()
-    longest = max(len(items) for items in corpus)
-    window = max(longest, 1) if config.whole_sequence else config.window
-    callback = _EpochCallback(on_epoch)
+    lengths = sequences["items"].list.len()
+    n_words = int(lengths.sum())
+    window = max(int(lengths.max()), 1) if config.whole_sequence else config.window
+    workers = effective_workers(config)
+    mode = corpus_mode(config, n_words)
+    vocabulary = _vocabulary(sequences)
+    callback = _EpochCallback(on_epoch, words=n_words, with_loss=workers == 1)
     model = Word2Vec(
         vector_size=config.vector_size,
         window=window,
         min_count=config.min_count,
         sample=config.sample,
         seed=config.seed,
-        workers=config.workers,
+        workers=workers,
         alpha=config.alpha,
         min_alpha=config.min_alpha,
         sg=config.sg,
         hs=0,
         negative=config.negative,
         ns_exponent=config.ns_exponent,
-        hashfxn=_stable_hash,
         epochs=config.epochs,
-        compute_loss=True,
+        compute_loss=workers == 1,
         shrink_windows=config.shrink_windows and not config.whole_sequence,
     )
-    model.build_vocab(corpus)
+    keys = vocabulary["token" if mode == "file" else "item_id"].to_list()
+    model.build_vocab_from_freq(dict(zip(keys, vocabulary["count"].to_list())), corpus_count=sequences.height)
     if len(model.wv) == 0:
         raise DataError(
             f"no item occurs at least min_count={config.min_count} times",
             fix="lower min_count or provide more sequences",
         )
-    model.train(
-        corpus,
-        total_examples=model.corpus_count,
-        epochs=config.epochs,
-        compute_loss=True,
-        callbacks=[callback],
-    )
+    common = {"epochs": config.epochs, "compute_loss": workers == 1, "callbacks": [callback]}
+    if mode == "file":
+        with tempfile.TemporaryDirectory(prefix="recsys-corpus-") as directory:
+            path = Path(directory) / "corpus.txt"
+            _write_corpus_file(sequences, vocabulary, path)
+            model.train(corpus_file=str(path), total_words=n_words, total_examples=sequences.height, **common)
+        item_of_token = vocabulary["item_id"].to_list()
+        item_ids = tuple(item_of_token[int(token)] for token in model.wv.index_to_key)
+    else:
+        model.train(sequences["items"].to_list(), total_examples=sequences.height, **common)
+        item_ids = tuple(model.wv.index_to_key)
     wv = model.wv
-    counts = np.array([wv.get_vecattr(key, "count") for key in wv.index_to_key], dtype=np.int64)
     return ItemVectors(
-        item_ids=tuple(wv.index_to_key),
+        item_ids=item_ids,
         vectors=np.asarray(wv.vectors, dtype=np.float32).copy(),
-        counts=counts,
+        counts=np.asarray(wv.expandos["count"], dtype=np.int64).copy(),
         config=config,
         context_vectors=np.asarray(model.syn1neg, dtype=np.float32).copy(),
         epochs=tuple(callback.reports),

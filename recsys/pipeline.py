@@ -8,6 +8,7 @@ model.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,16 +17,20 @@ from pathlib import Path
 import mlflow
 import polars as pl
 
-from recsys.config import DataConfig, PipelineConfig, SessionConfig
+from recsys.config import DataConfig, PipelineConfig, SessionConfig, SplitConfig
+from recsys.data.prepare import PreparedSequences, prepare_events
 from recsys.data.readers import read_events, read_metadata, read_mpd, read_playlists
 from recsys.data.sessions import prune_rare_items, sessionize
-from recsys.data.split import next_item_pairs, random_split, time_split
+from recsys.data.split import random_split, time_split
 from recsys.data._schema import check_sequences
 from recsys.errors import ConfigError
 from recsys.evaluation.baselines import make_baseline
-from recsys.evaluation.methods import Item2VecMethod
-from recsys.evaluation.protocol import MethodResult, evaluate_methods
-from recsys.item2vec import EpochReport, ItemVectors, train
+from recsys.evaluation.methods import Item2VecMethod, Method
+from recsys.evaluation.cases import build_cases
+from recsys.evaluation.protocol import MethodResult, evaluate_methods, item_popularity
+from recsys.item2vec import EpochReport, ItemVectors, corpus_mode, effective_workers, train
+from recsys.progress import Progress, Task
+from recsys.resources import StageRecord, StageTimer
 from recsys import tracking
 from recsys.plots import metric_at_k_figure
 
@@ -44,6 +49,10 @@ class PreparedData:
     """Item metadata, if the input has some."""
     counts: dict[str, int]
     """Events, sequences, train/test sequences and items, for logging."""
+    digest: str | None = None
+    """Content digest of ``data.path``, if preparation computed it."""
+    sources: tuple[PreparedSequences, ...] = ()
+    """The cached sequences files events were prepared into."""
 
 
 @dataclass(frozen=True)
@@ -60,17 +69,32 @@ class TrainingResult:
     """The previous champion's headline metric on the same test split, if any."""
     train_seconds: float
     data: PreparedData
+    stages: tuple[StageRecord, ...] = ()
+    """Wall time and peak memory of each stage of the run."""
 
 
-def _read_events(data: DataConfig) -> pl.LazyFrame:
+def _read_events(data: DataConfig, path: Path | None = None) -> pl.LazyFrame:
     return read_events(
-        data.path,
+        path or data.path,
         user_column=data.user_column,
         item_column=data.item_column,
         time_column=data.time_column,
         time_unit=data.time_unit,
         separator=data.separator,
+        has_header=data.has_header,
+        column_names=data.column_names,
     )
+
+
+_NOT_READER_OPTIONS = frozenset(
+    {"name", "path", "test_path", "metadata", "metadata_format", "metadata_id_column", "min_item_count", "cache_dir"}
+)
+"""DataConfig options that do not change the events a file is read into."""
+
+
+def _reader_settings(data: DataConfig) -> dict[str, object]:
+    """The options that change the events read from a file (for the cache key)."""
+    return data.model_dump(mode="json", exclude=set(_NOT_READER_OPTIONS))
 
 
 def _sessionize(events: pl.LazyFrame | pl.DataFrame, sessions: SessionConfig) -> pl.DataFrame:
@@ -82,8 +106,57 @@ def _sessionize(events: pl.LazyFrame | pl.DataFrame, sessions: SessionConfig) ->
     )
 
 
-def prepare(config: PipelineConfig) -> PreparedData:
+def _read_sequences(
+    path: Path,
+    config: PipelineConfig,
+    counts: dict[str, int],
+    *,
+    sources: list[PreparedSequences] | None = None,
+    stages: StageTimer | None = None,
+    progress: Progress | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Sequences of one input file (and the metadata it carries); adds its events to ``counts``.
+
+    Events are sessionized by a streaming query into a cached Parquet file
+    (appended to ``sources``).
+    """
+    data = config.data
+    stages = stages or StageTimer()
+    if data.format != "events":
+        with stages.stage("read"):
+            if data.format == "playlists":
+                return read_playlists(path, skip_lines=data.skip_lines), None
+            return read_mpd(path)
+    prepared = prepare_events(
+        path,
+        read=lambda events_path: _read_events(data, events_path),
+        sessions=config.sessions,
+        settings=_reader_settings(data),
+        cache_dir=data.cache_dir,
+        stages=stages,
+        progress=progress,
+    )
+    if sources is not None:
+        sources.append(prepared)
+    counts["events"] = counts.get("events", 0) + prepared.n_events
+    with stages.stage("read"):
+        return check_sequences(prepared.read(), source=path), None
+
+
+def _test_fraction(sequences: pl.DataFrame, split: SplitConfig) -> float:
+    """``split.test_fraction``, lowered so that at most ``split.max_test_sequences`` are held out."""
+    if split.max_test_sequences is None:
+        return split.test_fraction
+    return min(split.test_fraction, split.max_test_sequences / max(sequences["sequence_id"].n_unique(), 1))
+
+
+def prepare(
+    config: PipelineConfig, *, stages: StageTimer | None = None, progress: Progress | None = None
+) -> PreparedData:
     """Read the input, build sequences and split them into train and test.
+
+    ``stages`` records the time and memory of stages ``read``, ``sessionize``
+    (events) and ``split``; ``progress`` draws their progress bars.
 
     Raises
     ------
@@ -95,33 +168,39 @@ def prepare(config: PipelineConfig) -> PreparedData:
     data, split = config.data, config.split
     metadata = read_metadata(data.metadata, format=data.metadata_format, id_column=data.metadata_id_column) if data.metadata else None
     counts: dict[str, int] = {}
+    stages = stages if stages is not None else StageTimer()
+    sources: list[PreparedSequences] = []
     if split.method == "time":
         if data.format != "events":
             raise ConfigError(
                 f"split.method='time' needs timestamps, but data.format is {data.format!r}; "
                 "use split.method='random' or events input"
             )
-        events = _read_events(data).collect()
+        with stages.stage("read"):
+            events = _read_events(data).collect()
         counts["events"] = events.height
-        train_events, test_events = time_split(events, test_fraction=split.test_fraction)
-        train_seqs = _sessionize(train_events, config.sessions)
-        test_seqs = _sessionize(test_events, config.sessions)
+        with stages.stage("sessionize"):
+            train_events, test_events = time_split(events, test_fraction=split.test_fraction)
+            train_seqs = _sessionize(train_events, config.sessions)
+            test_seqs = _sessionize(test_events, config.sessions)
         sequences_count = train_seqs.height + test_seqs.height
     else:
-        if data.format == "playlists":
-            sequences = read_playlists(data.path, skip_lines=data.skip_lines)
-        elif data.format == "mpd":
-            sequences, mpd_metadata = read_mpd(data.path)
-            metadata = metadata if metadata is not None else mpd_metadata
+        read_options = {"sources": sources, "stages": stages, "progress": progress}
+        sequences, found_metadata = _read_sequences(data.path, config, counts, **read_options)
+        metadata = metadata if metadata is not None else found_metadata
+        if split.method == "file":
+            assert data.test_path is not None  # PipelineConfig checks it
+            train_seqs = sequences
+            test_seqs, _ = _read_sequences(data.test_path, config, counts, **read_options)
         else:
-            events = _read_events(data)
-            counts["events"] = events.select(pl.len()).collect().item()
-            sequences = check_sequences(_sessionize(events, config.sessions), source=data.path)
-        sequences_count = sequences.height
-        train_seqs, test_seqs = random_split(sequences, test_fraction=split.test_fraction, seed=split.seed)
-    train_seqs = check_sequences(
-        prune_rare_items(train_seqs, min_item_count=data.min_item_count), source=data.path
-    )
+            with stages.stage("split"):
+                fraction = _test_fraction(sequences, split)
+                train_seqs, test_seqs = random_split(sequences, test_fraction=fraction, seed=split.seed)
+        sequences_count = train_seqs.height + test_seqs.height
+    with stages.stage("split"):
+        train_seqs = check_sequences(
+            prune_rare_items(train_seqs, min_item_count=data.min_item_count), source=data.path
+        )
     counts.update(
         sequences=sequences_count,
         train_sequences=train_seqs.height,
@@ -129,7 +208,10 @@ def prepare(config: PipelineConfig) -> PreparedData:
         items=train_seqs.select(pl.col("items").explode().n_unique()).item(),
     )
     counts.setdefault("events", int(train_seqs["items"].list.len().sum() + test_seqs["items"].list.len().sum()))
-    return PreparedData(train=train_seqs, test=test_seqs, metadata=metadata, counts=counts)
+    digest = sources[0].input_digest if sources and sources[0].source == data.path else None
+    return PreparedData(
+        train=train_seqs, test=test_seqs, metadata=metadata, counts=counts, digest=digest, sources=tuple(sources)
+    )
 
 
 def run_training(
@@ -139,8 +221,13 @@ def run_training(
     on_stage: Callable[[str], None] | None = None,
     tags: dict[str, str] | None = None,
     prepared: PreparedData | None = None,
+    progress: Progress | None = None,
+    stages: StageTimer | None = None,
 ) -> TrainingResult:
     """Run the whole pipeline and log it as one MLflow run.
+
+    Every stage's wall time and peak memory is logged as
+    ``stage.<name>.seconds`` and ``stage.<name>.peak_rss_mb``.
 
     Parameters
     ----------
@@ -154,58 +241,91 @@ def run_training(
         Extra run tags (``mlflow.parentRunId`` nests the run under a sweep).
     prepared
         The output of :func:`prepare` for this config, if already at hand.
+    progress
+        Draws progress bars for reading, sessionizing, training (per epoch,
+        with words/s) and evaluation (default: none).
+    stages
+        Records the stages (default: a new :class:`StageTimer`); the result
+        carries its records either way.
 
     Returns
     -------
     TrainingResult
     """
     say = on_stage or (lambda _message: None)
+    progress = progress or Progress(quiet=True)
+    stages = stages if stages is not None else StageTimer()
     if prepared is None:
         say(f"reading {config.data.path}")
-        prepared = prepare(config)
-    pairs = next_item_pairs(prepared.test)
+        prepared = prepare(config, stages=stages, progress=progress)
+    protocol = config.evaluation.protocols[0]
+    with stages.stage("evaluate"):
+        cases = build_cases(prepared.test, protocol)
 
     tracking.use_tracking_uri(config.tracking.tracking_uri)
     experiment = tracking.experiment_id(config.tracking.experiment or config.data.name)
     run_tags = {"method": "item2vec", "git_commit": tracking.git_commit() or "unknown", "sweep_trial": "false"}
     with mlflow.start_run(experiment_id=experiment, tags={**run_tags, **(tags or {})}) as run:
-        tracking.log_config(config)
-        tracking.log_dataset(config, counts=prepared.counts, train_sequences=prepared.train)
+        with stages.stage("log"):
+            tracking.log_config(config)
+            tracking.log_dataset(
+                config, counts=prepared.counts, train_sequences=prepared.train, digest=prepared.digest
+            )
+            tracking.log_prepared(prepared.sources)
 
         say(f"training item2vec on {prepared.counts['train_sequences']:,} sequences")
         started = time.perf_counter()
-        vectors = train(prepared.train, config.item2vec, on_epoch=on_epoch)
+        with stages.stage("train"), progress.task("training", total=config.item2vec.epochs, unit="epoch") as task:
+            vectors = train(prepared.train, config.item2vec, on_epoch=_epoch_progress(task, on_epoch))
         train_seconds = time.perf_counter() - started
-        mlflow.log_metric("train_seconds", train_seconds)
-        tracking.log_epochs(vectors.epochs)
+        with stages.stage("log"):
+            _log_training(config, prepared, vectors, train_seconds)
 
-        say(f"evaluating on {len(pairs):,} next-item pairs")
-        methods = [Item2VecMethod.from_vectors(vectors)]
-        methods += [make_baseline(name).fit(prepared.train) for name in config.evaluation.baselines]
-        results = evaluate_methods(
-            methods,
-            pairs,
-            ks=config.evaluation.ks,
-            n_catalogue=len(vectors),
-            batch_size=config.evaluation.batch_size,
-        )
-        tracking.log_results(results)
-        tracking.log_figure(metric_at_k_figure(results), "plots/metric_at_k.png")
-        headline = results[0].metrics
-        k = min(config.evaluation.ks)
-        mlflow.set_tag(
-            "mlflow.note.content",
-            f"item2vec on {config.data.name}: hr_at_{k}={headline[f'hr_at_{k}']:.4f}, "
-            f"ndcg_at_{k}={headline[f'ndcg_at_{k}']:.4f}; window={config.item2vec.window}, "
-            f"vector_size={config.item2vec.vector_size}, epochs={config.item2vec.epochs}",
-        )
-        model_uri, promoted, champion_value = None, False, None
-        if config.tracking.log_model:
-            say("logging the model to MLflow")
-            registered = config.tracking.registered_model
-            model_uri = tracking.log_model(vectors, metadata=prepared.metadata, registered_model=registered)
-            if registered:
-                promoted, champion_value = tracking.promote_champion(registered, run.info.run_id, metric=f"hr_at_{k}")
+        say(f"evaluating on {len(cases):,} {protocol} cases")
+        baselines = config.evaluation.baselines
+        with stages.stage("evaluate"), progress.task("evaluating", total=len(baselines) + 1, unit="step") as task:
+            # the model's default relation first (its metrics are the run's headline), then the other
+            relations = [vectors.default_relation] + [r for r in ("next", "similar") if r != vectors.default_relation]
+            methods: list[Method] = [
+                Item2VecMethod.from_vectors(vectors, relation=r)
+                for r in relations
+                if r == "similar" or vectors.context_vectors is not None
+            ]
+            for name in baselines:
+                task.advance(0, note=f"fitting {name}")
+                methods.append(make_baseline(name).fit(prepared.train))
+                task.advance()
+            task.advance(0, note=f"{len(cases):,} cases")
+            results = evaluate_methods(
+                methods,
+                cases,
+                ks=config.evaluation.ks,
+                n_catalogue=len(vectors),
+                batch_size=config.evaluation.batch_size,
+                popularity=item_popularity(prepared.train),
+                exclude_seen=config.evaluation.exclude_seen,
+            )
+            task.advance()
+        with stages.stage("log"):
+            tracking.log_results(results, primary=results[0].method)
+            mlflow.set_tag("default_relation", vectors.default_relation)
+            tracking.log_figure(metric_at_k_figure(results), "plots/metric_at_k.png")
+            headline = results[0].metrics
+            k = min(config.evaluation.ks)
+            mlflow.set_tag(
+                "mlflow.note.content",
+                f"{results[0].method} on {config.data.name}: hr_at_{k}={headline[f'hr_at_{k}']:.4f}, "
+                f"ndcg_at_{k}={headline[f'ndcg_at_{k}']:.4f}; window={config.item2vec.window}, "
+                f"vector_size={config.item2vec.vector_size}, epochs={config.item2vec.epochs}",
+            )
+            model_uri, promoted, champion_value = None, False, None
+            if config.tracking.log_model:
+                say("logging the model to MLflow")
+                registered = config.tracking.registered_model
+                model_uri = tracking.log_model(vectors, metadata=prepared.metadata, registered_model=registered)
+                if registered:
+                    promoted, champion_value = tracking.promote_champion(registered, run.info.run_id, metric=f"hr_at_{k}")
+        mlflow.log_metrics(stages.metrics())
     return TrainingResult(
         run_id=run.info.run_id,
         vectors=vectors,
@@ -215,7 +335,32 @@ def run_training(
         champion_value=champion_value,
         train_seconds=train_seconds,
         data=prepared,
+        stages=tuple(stages.records),
     )
+
+
+def _epoch_progress(
+    task: Task, on_epoch: Callable[[EpochReport], None] | None
+) -> Callable[[EpochReport], None]:
+    """Advance the training bar by one epoch (words/s and loss after it), then call ``on_epoch``."""
+
+    def report(epoch: EpochReport) -> None:
+        note = f"{epoch.words_per_second:,.0f} words/s"
+        if not math.isnan(epoch.loss):
+            note += f", loss {epoch.loss:.4g}"
+        task.advance(note=note)
+        if on_epoch is not None:
+            on_epoch(epoch)
+
+    return report
+
+
+def _log_training(config: PipelineConfig, prepared: PreparedData, vectors: ItemVectors, seconds: float) -> None:
+    """Log training time, the workers and corpus mode actually used, and the epochs."""
+    n_words = int(prepared.train["items"].list.len().sum())
+    mlflow.log_metrics({"train_seconds": seconds, "train_workers": float(effective_workers(config.item2vec))})
+    mlflow.set_tag("train.corpus", corpus_mode(config.item2vec, n_words))
+    tracking.log_epochs(vectors.epochs)
 
 
 def default_config_path() -> Path:

@@ -8,6 +8,7 @@ The default store is SQLite at ``mlruns/mlflow.db`` with artifacts under
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import shutil
@@ -26,8 +27,11 @@ from mlflow.tracking._tracking_service.utils import is_tracking_uri_set
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
 from recsys.config import PipelineConfig
+from recsys.data.digest import file_digest
+from recsys.data.prepare import PreparedSequences
 from recsys.errors import ModelLoadError
 from recsys.evaluation.protocol import MethodResult
+from recsys.index import AnnReport
 from recsys.item2vec import EpochReport, ItemVectors
 from recsys.pyfunc import METADATA_ARTIFACT, VECTORS_ARTIFACT
 
@@ -39,9 +43,12 @@ __all__ = [
     "log_config",
     "log_dataset",
     "log_results",
+    "log_prepared",
+    "log_protocol_results",
     "log_epochs",
     "log_figure",
     "log_model",
+    "log_ann_report",
     "local_model_dir",
     "promote_champion",
     "git_commit",
@@ -106,43 +113,42 @@ def git_commit() -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes (or of a directory's files in name order), first 16 hex digits."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        with file.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
-
-
-def _flatten(config: PipelineConfig) -> dict[str, Any]:
-    """Config as MLflow params: item2vec options bare (``window``), others dotted."""
+def _flatten(config: PipelineConfig, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Config as MLflow params: item2vec options bare (``window``), others dotted; ``exclude`` sections left out."""
     params: dict[str, Any] = {}
-    for section, values in config.model_dump(mode="json").items():
+    for section, values in config.model_dump(mode="json", exclude=set(exclude)).items():
         for key, value in values.items():
             name = key if section == "item2vec" else f"{section}.{key}"
             params[name] = "None" if value is None else value
     return params
 
 
-def log_config(config: PipelineConfig) -> None:
-    """Log every config field as a param, so ``window`` and ``vector_size`` are UI columns."""
-    mlflow.log_params(_flatten(config))
+def log_config(config: PipelineConfig, *, exclude: tuple[str, ...] = ()) -> None:
+    """Log every config field as a param, so ``window`` and ``vector_size`` are UI columns.
+
+    ``exclude`` names sections left out (``item2vec`` in a baseline's run).
+    """
+    mlflow.log_params(_flatten(config, exclude=exclude))
 
 
 def log_dataset(
-    config: PipelineConfig, *, counts: Mapping[str, int], train_sequences: pl.DataFrame
+    config: PipelineConfig,
+    *,
+    counts: Mapping[str, int],
+    train_sequences: pl.DataFrame,
+    digest: str | None = None,
 ) -> str:
     """Log the dataset (name, path, content digest) as a run input and its counts as metrics.
+
+    ``digest`` is the input file's content digest when already computed
+    (hashing a large file twice costs seconds).
 
     Returns
     -------
     str
         The content digest of the input file.
     """
-    digest = file_digest(config.data.path)
+    digest = digest or file_digest(config.data.path)
     sample = train_sequences.head(1000).with_columns(pl.col("items").list.join(" "))
     with warnings.catch_warnings():  # MLflow warns that a local path fits two source types
         warnings.simplefilter("ignore", UserWarning)
@@ -155,15 +161,54 @@ def log_dataset(
     return digest
 
 
-def log_results(results: Iterable[MethodResult], *, primary: str = "item2vec") -> None:
-    """Log metrics: the primary method's bare (``hr_at_10``), others prefixed (``popular.hr_at_10``)."""
+def log_prepared(sources: Iterable[PreparedSequences]) -> None:
+    """Tag the run with the cached sequences files it read: cache key, path and hit or miss.
+
+    One source gives ``sequences.cache_key``, ``sequences.path`` and
+    ``sequences.cache`` (``hit``/``miss``); a second (a test file) the same
+    under ``test_sequences.``.
+    """
+    for prefix, source in zip(("sequences", "test_sequences"), sources):
+        mlflow.set_tags(
+            {
+                f"{prefix}.cache_key": source.key,
+                f"{prefix}.path": str(source.path),
+                f"{prefix}.cache": "hit" if source.cache_hit else "miss",
+            }
+        )
+
+
+def log_results(results: Iterable[MethodResult], *, primary: str) -> None:
+    """Log metrics: the primary method's bare (``hr_at_10``), every method's prefixed
+    (``item2vec-next.hr_at_10``, ``popular.hr_at_10``), so both relations of item2vec
+    and the baselines sit side by side."""
     for result in results:
-        prefix = "" if result.method == primary else f"{result.method}."
-        metrics = {f"{prefix}{name}": value for name, value in result.metrics.items()}
-        metrics[f"{prefix}eval_seconds"] = result.seconds
-        metrics[f"{prefix}eval_unknown_pairs"] = float(result.n_unknown)
-        metrics[f"{prefix}eval_pairs"] = float(result.n_pairs)
-        mlflow.log_metrics(metrics)
+        mlflow.log_metrics(_result_metrics(result, f"{result.method}."))
+        if result.method == primary:
+            mlflow.log_metrics(_result_metrics(result, ""))
+
+
+def log_protocol_results(results: Iterable[MethodResult], *, primary: str) -> None:
+    """Log one method's metrics under several protocols to the active run.
+
+    The ``primary`` protocol's metrics are bare (``hr_at_10``), the others
+    prefixed (``session.hr_at_10``); each protocol's cases digest is a tag
+    (``eval_cases_digest``, ``session.eval_cases_digest``), equal in the
+    runs of every method evaluated on the same cases.
+    """
+    for result in results:
+        prefix = "" if result.protocol == primary else f"{result.protocol}."
+        mlflow.log_metrics(_result_metrics(result, prefix))
+        mlflow.set_tag(f"{prefix}eval_cases_digest", result.cases_digest)
+
+
+def _result_metrics(result: MethodResult, prefix: str) -> dict[str, float]:
+    """A result's metrics, evaluation time and case counts, names prefixed."""
+    metrics = {f"{prefix}{name}": value for name, value in result.metrics.items()}
+    metrics[f"{prefix}eval_seconds"] = result.seconds
+    metrics[f"{prefix}eval_unknown_pairs"] = float(result.n_unknown)
+    metrics[f"{prefix}eval_pairs"] = float(result.n_pairs)
+    return metrics
 
 
 def log_figure(figure: Any, path: str) -> None:
@@ -175,14 +220,47 @@ def log_figure(figure: Any, path: str) -> None:
 
 
 def log_epochs(reports: Iterable[EpochReport]) -> None:
-    """Log per-epoch loss and time as step metrics, and a loss plot."""
+    """Log per-epoch loss, time and words/s as step metrics, and a loss plot.
+
+    With several workers there is no loss (NaN, see :class:`EpochReport`):
+    only time and throughput are logged, and no plot.
+    """
     from recsys.plots import loss_figure
 
     reports = list(reports)
     for report in reports:
-        mlflow.log_metrics({"loss": report.loss, "epoch_seconds": report.seconds}, step=report.epoch)
-    if reports:
+        metrics = {"epoch_seconds": report.seconds, "words_per_second": report.words_per_second}
+        if not math.isnan(report.loss):
+            metrics["loss"] = report.loss
+        mlflow.log_metrics(metrics, step=report.epoch)
+    if reports and not any(math.isnan(r.loss) for r in reports):
         log_figure(loss_figure(reports), "plots/loss.png")
+
+
+def log_ann_report(report: AnnReport) -> bool:
+    """Log an approximate index's settings and measured recall to the active run, if any.
+
+    Metrics: ``ann.recall_at_10``, ``ann.ef_search``, ``ann.m``,
+    ``ann.ef_construction``, ``ann.sample_size`` and ``ann.build_seconds``.
+
+    Returns
+    -------
+    bool
+        Whether a run was active (and the report logged).
+    """
+    if mlflow.active_run() is None:
+        return False
+    mlflow.log_metrics(
+        {
+            "ann.recall_at_10": report.recall_at_10,
+            "ann.ef_search": float(report.ef_search),
+            "ann.m": float(report.m),
+            "ann.ef_construction": float(report.ef_construction),
+            "ann.sample_size": float(report.sample_size),
+            "ann.build_seconds": report.build_seconds,
+        }
+    )
+    return True
 
 
 def _signature() -> ModelSignature:

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -37,9 +38,18 @@ from recsys.evaluation.protocol import evaluate_method
 from recsys.item2vec import train
 from recsys.pipeline import TrainingResult, prepare, run_training
 
-__all__ = ["SweepConfig", "Trial", "SweepResult", "load_sweep_config", "sample_space", "halving_epochs", "run_sweep"]
+__all__ = [
+    "SweepConfig",
+    "Trial",
+    "SweepResult",
+    "load_sweep_config",
+    "sample_space",
+    "halving_epochs",
+    "run_sweep",
+    "write_tuned_config",
+]
 
-TUNABLE = ("window", "vector_size", "ns_exponent", "negative", "epochs", "sample", "sg", "whole_sequence",
+TUNABLE = ("window", "vector_size", "ns_exponent", "negative", "epochs", "sample", "sg", "whole_sequence", "relation",
            "alpha", "min_count", "shrink_windows")
 """Item2VecConfig fields a search space may name."""
 
@@ -170,6 +180,8 @@ class SweepResult:
     parent_run_id: str
     trials: list[Trial]
     best: Item2VecConfig
+    best_validation: float
+    """The best configuration's validation metric."""
     final: TrainingResult
     seconds: float
 
@@ -289,7 +301,8 @@ def run_sweep(
     final = run_training(final_config, on_stage=say, prepared=prepared,
                          tags={"mlflow.parentRunId": parent_id, "sweep_role": "best"})
     _log_parent(client, parent_id, frame, best, final, sweep, tune_seconds)
-    return SweepResult(parent_run_id=parent_id, trials=trials, best=final_config.item2vec, final=final,
+    return SweepResult(parent_run_id=parent_id, trials=trials, best=final_config.item2vec,
+                       best_validation=best.metrics[sweep.metric], final=final,
                        seconds=time.perf_counter() - started)
 
 
@@ -413,3 +426,43 @@ def _log_parent(
             trials_csv = Path(staging) / "trials.csv"
             frame.write_csv(trials_csv)
             mlflow.log_artifact(str(trials_csv), "sweep")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_tuned_config(path: str | Path, *, sweep_config: str | Path, result: SweepResult, metric: str) -> Path:
+    """Write a pipeline TOML with the sweep's best item2vec options.
+
+    The file ``extends`` the dataset config that the sweep config extends
+    (or, without one, nothing), so it trains on the same data and split;
+    it is written to a temporary file and renamed into place.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    target = Path(path)
+    sweep_path = Path(sweep_config)
+    base = tomllib.loads(sweep_path.read_text(encoding="utf-8")).get("extends")
+    lines = [
+        f"# Tuned by `recsys sweep --config {sweep_path}` (MLflow parent run {result.parent_run_id}).",
+        f"# Validation {metric}: {result.best_validation:.4f}; test {metric} after retraining: "
+        f"{result.final.results[0].metrics.get(metric, float('nan')):.4f}.",
+    ]
+    if base:
+        relative = os.path.relpath((sweep_path.parent / base).resolve(), target.resolve().parent)
+        lines.append(f'extends = "{relative}"')
+    lines += ["", "[item2vec]"]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in result.best.model_dump(mode="json").items()]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.tmp")
+    staging.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(staging, target)
+    return target

@@ -105,3 +105,80 @@ def test_recommend_unknown_item_exit_2(workdir: Path, mlflow_store: str, tmp_pat
     assert "unknown item 'zzz'" in result.stderr
     result = _recsys("recommend", "a1", "--model", str(tmp_path / "m"), "-k", "0", cwd=tmp_path, store=mlflow_store)
     assert result.returncode == 2
+
+
+def _small_model(directory: Path) -> Path:
+    from recsys.config import Item2VecConfig
+    from recsys.data.synthetic import two_cluster_corpus
+    from recsys.item2vec import train
+
+    return train(two_cluster_corpus(n_sequences=40), Item2VecConfig(epochs=1, vector_size=8)).save(directory / "m")
+
+
+def test_export_neighbours_and_popular_fallback(mlflow_store: str, tmp_path: Path) -> None:
+    import polars as pl
+
+    model = str(_small_model(tmp_path))
+    result = _recsys("export-neighbours", "--model", model, "--k", "3", "--out", "n.parquet", cwd=tmp_path,
+                     store=mlflow_store)
+    assert result.returncode == 0, result.stderr
+    assert "the top 3 neighbours of 40 items" in result.stdout and "exporting" in result.stderr
+    frame = pl.read_parquet(tmp_path / "n.parquet")
+    assert frame.columns == ["item_id", "rank", "neighbour_id", "score"] and frame.height == 120
+    bad = _recsys("export-neighbours", "--model", model, "--k", "0", "--out", "x.parquet", cwd=tmp_path,
+                  store=mlflow_store)
+    assert bad.returncode == 2 and not (tmp_path / "x.parquet").exists()
+    fallback = _recsys("recommend", "zzz", "--model", model, "--on-unknown", "popular", "--json", cwd=tmp_path,
+                       store=mlflow_store)
+    assert fallback.returncode == 0, fallback.stderr
+    assert json.loads(fallback.stdout)["fallback"] is True
+
+
+def test_serve_binds_loopback_and_reloads_on_sighup(mlflow_store: str, tmp_path: Path) -> None:
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    model = str(_small_model(tmp_path))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_store}
+    server = subprocess.Popen([sys.executable, "-m", "recsys.cli", "serve", "--model", model, "--port", str(port)],
+                              cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def health() -> dict | None:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
+        except httpx.TransportError:
+            return None
+
+    def wait_for(condition: str, check: object) -> dict:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and server.poll() is None:
+            state = health()
+            if state is not None and check(state):  # type: ignore[operator]
+                return state
+            time.sleep(0.1)
+        raise AssertionError(f"server never {condition}")
+
+    try:
+        assert wait_for("came up", lambda state: True)["reloads"] == 0
+        server.send_signal(signal.SIGHUP)
+        wait_for("reloaded", lambda state: state["reloads"] == 1)
+        assert httpx.get(f"http://127.0.0.1:{port}/similar/a1?k=2").json()["recommendations"]
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:  # this host's address on its network
+                udp.connect(("10.254.254.254", 9))  # a UDP "connect" sends nothing
+                outside = udp.getsockname()[0]
+        except OSError:  # no route: nothing but loopback to try
+            outside = "127.0.0.1"
+        if not outside.startswith("127."):
+            with pytest.raises(httpx.ConnectError):
+                httpx.get(f"http://{outside}:{port}/health", timeout=2)
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, stderr = server.communicate(timeout=30)
+    assert f"on http://127.0.0.1:{port}" in stderr and "Traceback" not in stderr

@@ -49,7 +49,10 @@ def ui(mlflow_store: str, sweep_result: SweepResult, tmp_path_factory: pytest.Te
     wait_until_up(url, timeout=180)
     yield url, process, sweep_result
     if process.poll() is None:
-        process.kill()
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    # whatever happened above, leave no server behind
+    subprocess.run(["pkill", "-f", f"mlflow.*--port {port} "], check=False)
 
 
 def test_ui_lists_sweep_runs_with_window_vector_size_and_metric(ui) -> None:

@@ -12,7 +12,7 @@ from recsys.errors import DataError, ModelLoadError
 from recsys.item2vec import ItemVectors, train
 from recsys.recommender import Recommender
 
-FAST = Item2VecConfig(vector_size=32, epochs=10)
+FAST = Item2VecConfig(vector_size=32, epochs=10, workers=1)
 
 
 def test_two_clusters_never_neighbours() -> None:

@@ -128,3 +128,24 @@ def test_drop_short() -> None:
     data = sequences({"1": ["a"], "2": ["a", "b"], "3": ["a", "b", "c"]})
     assert drop_short(data)["sequence_id"].to_list() == ["2", "3"]
     assert drop_short(data, min_length=3)["sequence_id"].to_list() == ["3"]
+
+
+class TestSessionizeLazy:
+    """The lazy query streams (``sink_parquet``) to exactly what :func:`sessionize` returns."""
+
+    def test_sink_equals_collect(self, tmp_path) -> None:
+        from recsys.data.sessions import sessionize_lazy
+
+        frame = events(
+            [("b", "x", 10), ("a", "p", 5), ("b", "y", 0), ("a", "p", 6), ("a", "q", 4000),
+             ("a", "r", 4001), ("c", "only", 0), ("b", "z", 20), ("b", "z", 20)]
+        )
+        sessionize_lazy(frame, max_length=2).sink_parquet(tmp_path / "s.parquet")
+        assert_frame_equal(pl.read_parquet(tmp_path / "s.parquet"), sessionize(frame, max_length=2))
+        assert as_dict(sessionize(frame, max_length=2)) == {"a:2": ["q", "r"], "b:1": ["x", "z"]}
+
+    def test_bad_arguments_raise_before_running(self) -> None:
+        from recsys.data.sessions import sessionize_lazy
+
+        with pytest.raises(ConfigError, match="gap_minutes"):
+            sessionize_lazy(events([("u", "a", 0)]), gap_minutes=-1)

@@ -19,7 +19,7 @@ def trained(mlflow_store: str, synthetic_files: tuple[Path, Path]) -> TrainingRe
     playlists, metadata = synthetic_files
     config = load_pipeline_config(
         base={"data": {"name": "tracking-test", "path": str(playlists), "metadata": str(metadata)}},
-        overrides=["epochs=3", "vector_size=16", "window=3", "tracking.registered_model=tracking-test"],
+        overrides=["epochs=3", "vector_size=16", "window=3", "workers=1", "tracking.registered_model=tracking-test"],
     )
     return run_training(config)
 

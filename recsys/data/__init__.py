@@ -1,5 +1,6 @@
 """Reading, sessionizing, splitting and generating item sequences."""
 
+from recsys.data.datasets import read_movielens_items, read_yes_metadata
 from recsys.data.readers import (
     read_events,
     read_metadata,
@@ -21,9 +22,11 @@ __all__ = [
     "read_events",
     "read_metadata",
     "read_metadata_csv",
+    "read_movielens_items",
     "read_mpd",
     "read_playlists",
     "read_song_hash",
+    "read_yes_metadata",
     "sessionize",
     "time_split",
     "two_cluster_corpus",

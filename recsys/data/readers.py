@@ -18,6 +18,7 @@ import html
 import json
 import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -175,11 +176,18 @@ def read_playlists(path: str | Path, *, skip_lines: int = 0) -> pl.DataFrame:
 # ---------------------------------------------------------------- events
 
 
-def _scan(path: Path, separator: str | None) -> tuple[pl.LazyFrame, bool]:
+def _scan(
+    path: Path,
+    separator: str | None,
+    *,
+    has_header: bool = True,
+    column_names: tuple[str, ...] | None = None,
+) -> tuple[pl.LazyFrame, bool]:
     """Scan a CSV or Parquet file lazily; return the frame and whether it is CSV.
 
     CSV columns are all read as strings, so that ids keep their exact text and
-    no type inference can fail half-way through the file.
+    no type inference can fail half-way through the file. A CSV without a
+    header gets ``column_names`` (default ``column_1``, ``column_2``...).
     """
     suffix = path.suffix.lower()
     is_csv = suffix not in _PARQUET_SUFFIXES
@@ -192,7 +200,9 @@ def _scan(path: Path, separator: str | None) -> tuple[pl.LazyFrame, bool]:
     try:
         if is_csv:
             sep = separator if separator is not None else _CSV_SEPARATORS[suffix]
-            frame = pl.scan_csv(path, separator=sep, infer_schema=False)
+            frame = pl.scan_csv(path, separator=sep, infer_schema=False, has_header=has_header)
+            if column_names is not None:
+                frame = _name_columns(frame, column_names, path)
         else:
             frame = pl.scan_parquet(path)
         frame.collect_schema()
@@ -201,6 +211,18 @@ def _scan(path: Path, separator: str | None) -> tuple[pl.LazyFrame, bool]:
     except pl.exceptions.PolarsError as error:
         raise DataError(f"cannot read the file: {_first_line(error)}", path=path) from None
     return frame, is_csv
+
+
+def _name_columns(frame: pl.LazyFrame, names: tuple[str, ...], path: Path) -> pl.LazyFrame:
+    """Name the columns of a headerless CSV; the file must have exactly that many."""
+    found = frame.collect_schema().names()
+    if len(found) != len(names):
+        raise DataError(
+            f"the file has {len(found)} columns but column_names names {len(names)}: {list(names)}",
+            path=path,
+            fix="give one name per column (and check the separator)",
+        )
+    return frame.rename(dict(zip(found, names)))
 
 
 def _first_line(error: Exception) -> str:
@@ -271,12 +293,13 @@ def _parse_time(column: str, dtype: pl.DataType, unit: TimeUnit) -> pl.Expr:
 
 
 def _validate_events(
-    raw: pl.LazyFrame, *, path: Path, is_csv: bool, columns: dict[str, str]
+    raw: pl.LazyFrame, *, path: Path, header_lines: int | None, columns: dict[str, str]
 ) -> None:
     """Collect the checks of an events frame in one pass and raise on the first bad row.
 
     ``raw`` has the contract columns plus ``_raw_time`` (the unparsed value);
-    ``columns`` maps each role ("user", "item", "time") to its column in the file.
+    ``columns`` maps each role ("user", "item", "time") to its column in the file;
+    ``header_lines`` is 1 or 0 for a text file with or without a header, None for Parquet.
     """
     bad = pl.any_horizontal(
         pl.col("user_id").is_null(), pl.col("item_id").is_null(), pl.col("timestamp").is_null()
@@ -296,17 +319,17 @@ def _validate_events(
         raise DataError("empty file: no rows", path=path, fix=_EMPTY_FIX)
     row: dict[str, Any] | None = checks["bad"][0]
     if row is not None:
-        _raise_bad_row(row, path=path, is_csv=is_csv, columns=columns)
+        _raise_bad_row(row, path=path, header_lines=header_lines, columns=columns)
 
 
 def _raise_bad_row(
-    row: dict[str, Any], *, path: Path, is_csv: bool, columns: dict[str, str]
+    row: dict[str, Any], *, path: Path, header_lines: int | None, columns: dict[str, str]
 ) -> None:
     """Raise the :class:`DataError` describing the first bad events row."""
     index = row["event_index"]
-    # CSV: line 1 is the header; Parquet has rows, not lines.
-    line = index + 2 if is_csv else None
-    where = "" if is_csv else f" in row {index + 1}"
+    # A text file has lines (after its header, if any); Parquet has rows, not lines.
+    line = None if header_lines is None else index + 1 + header_lines
+    where = "" if header_lines is not None else f" in row {index + 1}"
     for key, role in (("user_id", "user"), ("item_id", "item")):
         if row[key] is None:
             raise DataError(
@@ -342,6 +365,8 @@ def read_events(
     time_column: str = "timestamp",
     time_unit: TimeUnit = "auto",
     separator: str | None = None,
+    has_header: bool = True,
+    column_names: Sequence[str] | None = None,
 ) -> pl.LazyFrame:
     """Read an events file (CSV or Parquet) lazily, checking it once.
 
@@ -361,6 +386,12 @@ def read_events(
         are used as they are. Times with an offset are converted to UTC.
     separator
         Field separator of a text file; the default depends on the suffix.
+        With a separator, any suffix is read as text (MovieLens ``u.data``).
+    has_header
+        Whether the first line of a text file names the columns.
+    column_names
+        Names of the columns of a text file without a header, in order
+        (default ``column_1``, ``column_2``...).
 
     Returns
     -------
@@ -383,7 +414,8 @@ def read_events(
     """
     path = Path(path)
     _check_file(path)
-    frame, is_csv = _scan(path, separator)
+    names = None if column_names is None else tuple(column_names)
+    frame, is_csv = _scan(path, separator, has_header=has_header, column_names=names)
     columns = {"user": user_column, "item": item_column, "time": time_column}
     schema = _check_columns(frame, columns, path)
     raw = frame.with_row_index("_event_index").select(
@@ -393,7 +425,8 @@ def read_events(
         pl.col("_event_index").cast(pl.UInt64).alias("event_index"),
         pl.col(time_column).alias("_raw_time"),
     )
-    _validate_events(raw, path=path, is_csv=is_csv, columns=columns)
+    header_lines = (1 if has_header else 0) if is_csv else None
+    _validate_events(raw, path=path, header_lines=header_lines, columns=columns)
     return raw.drop("_raw_time")
 
 
@@ -612,10 +645,10 @@ def read_metadata_csv(
 def read_metadata(
     path: str | Path,
     *,
-    format: Literal["auto", "song_hash", "csv"] = "auto",
+    format: Literal["auto", "song_hash", "csv", "yes", "movielens"] = "auto",
     id_column: str = "item_id",
 ) -> pl.DataFrame:
-    """Read item metadata in either supported layout.
+    """Read item metadata in any supported layout.
 
     Parameters
     ----------
@@ -623,8 +656,10 @@ def read_metadata(
         Metadata file.
     format
         ``song_hash`` (:func:`read_song_hash`), ``csv``
-        (:func:`read_metadata_csv`), or ``auto``: csv for a ``.csv`` file,
-        song_hash otherwise.
+        (:func:`read_metadata_csv`), ``yes`` (song_hash with the Last.fm tags
+        beside it, :func:`recsys.data.datasets.read_yes_metadata`),
+        ``movielens`` (``u.item``, :func:`recsys.data.datasets.read_movielens_items`),
+        or ``auto``: csv for a ``.csv`` file, song_hash otherwise.
     id_column
         The id column of a CSV file.
 
@@ -638,4 +673,9 @@ def read_metadata(
         format = "csv" if path.suffix.lower() == ".csv" else "song_hash"
     if format == "csv":
         return read_metadata_csv(path, id_column=id_column)
+    if format in ("yes", "movielens"):
+        # datasets.py builds on this module's helpers, so it is imported here, not at the top
+        from recsys.data.datasets import read_movielens_items, read_yes_metadata
+
+        return read_yes_metadata(path) if format == "yes" else read_movielens_items(path)
     return read_song_hash(path)

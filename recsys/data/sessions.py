@@ -15,7 +15,7 @@ import polars as pl
 from recsys.data._schema import SEQUENCES_SCHEMA
 from recsys.errors import ConfigError
 
-__all__ = ["sessionize", "prune_rare_items", "drop_short"]
+__all__ = ["sessionize", "sessionize_lazy", "prune_rare_items", "drop_short"]
 
 
 def drop_short(sequences: pl.DataFrame, min_length: int = 2) -> pl.DataFrame:
@@ -36,17 +36,27 @@ def drop_short(sequences: pl.DataFrame, min_length: int = 2) -> pl.DataFrame:
     return sequences.filter(pl.col("items").list.len() >= min_length)
 
 
-def _mark_sessions(events: pl.LazyFrame, gap: timedelta) -> pl.LazyFrame:
-    """Sort events per user in time order and number each user's sessions from 1.
+def _session_numbers(events: pl.LazyFrame, gap: timedelta) -> pl.LazyFrame:
+    """Sort events per user in time order and number the sessions.
 
-    Adds ``_start`` (the event opens a session) and ``_session``.
+    Adds ``_start`` (the event opens a session), ``_sid`` (a session number
+    that increases in user then time order, unique over all users) and
+    ``_n`` (the 1-based session number within the user). Only running sums
+    and fills over the sorted frame: no per-user window, so it streams.
     """
-    user, time = pl.col("user_id"), pl.col("timestamp")
-    starts = user.ne_missing(user.shift()) | ((time - time.shift()) > gap).fill_null(True)
+    user, time, sid = pl.col("user_id"), pl.col("timestamp"), pl.col("_sid")
+    new_user = user.ne_missing(user.shift()).fill_null(True)
+    starts = new_user | ((time - time.shift()) > gap).fill_null(True)
+    # Sorting 10^7 strings is slow: sort by time, then (stably) by a dense
+    # integer code of the user that follows the users' string order.
+    codes = events.select(user.unique()).sort("user_id").with_row_index("_user")
     return (
-        events.sort("user_id", "timestamp", "event_index")
-        .with_columns(_start=starts)
-        .with_columns(_session=pl.col("_start").cum_sum().over("user_id"))
+        events.sort("timestamp", "event_index")
+        .join(codes, on="user_id", maintain_order="left")
+        .sort("_user", maintain_order=True)
+        .with_columns(_new_user=new_user, _start=starts)
+        .with_columns(_sid=pl.col("_start").cum_sum())
+        .with_columns(_n=sid - pl.when(pl.col("_new_user")).then(sid).forward_fill() + 1)
     )
 
 
@@ -54,6 +64,51 @@ def _drop_repeats(events: pl.LazyFrame) -> pl.LazyFrame:
     """Drop events that repeat the previous item of the same session."""
     item = pl.col("item_id")
     return events.filter(pl.col("_start") | item.ne_missing(item.shift()))
+
+
+def _check_session_options(gap_minutes: float, max_length: int | None) -> None:
+    if gap_minutes <= 0:
+        raise ConfigError(f"gap_minutes must be positive, got {gap_minutes}")
+    if max_length is not None and max_length < 1:
+        raise ConfigError(f"max_length must be at least 1, got {max_length}")
+
+
+def sessionize_lazy(
+    events: pl.LazyFrame | pl.DataFrame,
+    *,
+    gap_minutes: float = 30.0,
+    drop_repeats: bool = True,
+    max_length: int | None = None,
+    min_length: int = 2,
+) -> pl.LazyFrame:
+    """The query of :func:`sessionize`, not yet run.
+
+    Sink it (``sink_parquet``) to sessionize more events than fit in memory
+    twice over; collecting it gives exactly :func:`sessionize`'s frame.
+    Parameters, result and errors are those of :func:`sessionize`.
+    """
+    _check_session_options(gap_minutes, max_length)
+    lazy = events.lazy()
+    if "event_index" not in lazy.collect_schema():
+        lazy = lazy.with_row_index("event_index")
+    marked = _session_numbers(lazy, timedelta(minutes=gap_minutes))
+    if drop_repeats:
+        marked = _drop_repeats(marked)
+    # the streaming engine does not promise the order within a group: sort explicitly
+    items = pl.col("item_id").sort_by("_position")
+    if max_length is not None:
+        items = items.tail(max_length)
+    return (
+        marked.with_row_index("_position")
+        .group_by("_sid")
+        .agg(pl.col("user_id").first(), pl.col("_n").first(), items.alias("items"))
+        .filter(pl.col("items").list.len() >= min_length)
+        .sort("_sid")
+        .select(
+            pl.format("{}:{}", "user_id", "_n").alias("sequence_id"),
+            pl.col("items"),
+        )
+    )
 
 
 def sessionize(
@@ -95,32 +150,14 @@ def sessionize(
     ------
     ConfigError
         If ``gap_minutes`` is not positive or ``max_length`` is below 1.
+
+    See Also
+    --------
+    sessionize_lazy : the same as a lazy query, to stream to Parquet.
     """
-    if gap_minutes <= 0:
-        raise ConfigError(f"gap_minutes must be positive, got {gap_minutes}")
-    if max_length is not None and max_length < 1:
-        raise ConfigError(f"max_length must be at least 1, got {max_length}")
-    lazy = events.lazy()
-    if "event_index" not in lazy.collect_schema():
-        lazy = lazy.with_row_index("event_index")
-    marked = _mark_sessions(lazy, timedelta(minutes=gap_minutes))
-    if drop_repeats:
-        marked = _drop_repeats(marked)
-    items = pl.col("item_id").sort_by("_position")
-    if max_length is not None:
-        items = items.tail(max_length)
-    sequences = (
-        marked.with_row_index("_position")
-        .group_by("user_id", "_session")
-        .agg(items.alias("items"))
-        .sort("user_id", "_session")
-        .select(
-            pl.format("{}:{}", "user_id", "_session").alias("sequence_id"),
-            pl.col("items"),
-        )
-        .collect()
-    )
-    return drop_short(sequences, min_length)
+    return sessionize_lazy(
+        events, gap_minutes=gap_minutes, drop_repeats=drop_repeats, max_length=max_length, min_length=min_length
+    ).collect()
 
 
 def prune_rare_items(sequences: pl.DataFrame, *, min_item_count: int) -> pl.DataFrame:

@@ -1,0 +1,32 @@
+"""Content digests of input files: what the cache and the MLflow dataset entry are keyed by."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["file_digest"]
+
+_BLOCK = 1 << 20
+
+
+def file_digest(path: Path, *, on_bytes: Callable[[int], None] | None = None) -> str:
+    """SHA-256 of a file's bytes (or of a directory's files in name order), first 16 hex digits.
+
+    Parameters
+    ----------
+    path
+        A file, or a directory whose files (recursively) are hashed in name order.
+    on_bytes
+        Called with the size of every block read (for a progress bar).
+    """
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(_BLOCK), b""):
+                digest.update(block)
+                if on_bytes is not None:
+                    on_bytes(len(block))
+    return digest.hexdigest()[:16]
