@@ -17,6 +17,7 @@ from recsys.errors import ConfigError
 
 __all__ = [
     "Item2VecConfig",
+    "NEXT_SESSION_DECAY",
     "Relation",
     "DataConfig",
     "SessionConfig",
@@ -43,6 +44,9 @@ Relation = Literal["similar", "next"]
 """The two relations item2vec can recommend with: ``similar`` (cosine of input
 vectors: items that play the same role) and ``next`` (input vector of the
 query against output vectors: items that come after or go with it)."""
+
+NEXT_SESSION_DECAY = 0.5
+"""Weight ratio between an item of a session and the item after it, for "next"."""
 
 
 class Item2VecConfig(_Config):
@@ -286,6 +290,11 @@ class EvaluationConfig(_Config):
 
     batch_size: int = Field(2048, gt=0)
     """Queries scored per matrix product."""
+
+    @property
+    def headline_k(self) -> int:
+        """The cut-off of the headline metrics (``hr_at_10``...): 10 when evaluated, else the smallest k."""
+        return 10 if 10 in self.ks else min(self.ks)
 
     @model_validator(mode="after")
     def _check_ks(self) -> "EvaluationConfig":

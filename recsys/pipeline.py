@@ -311,7 +311,7 @@ def run_training(
             mlflow.set_tag("default_relation", vectors.default_relation)
             tracking.log_figure(metric_at_k_figure(results), "plots/metric_at_k.png")
             headline = results[0].metrics
-            k = min(config.evaluation.ks)
+            k = config.evaluation.headline_k
             mlflow.set_tag(
                 "mlflow.note.content",
                 f"{results[0].method} on {config.data.name}: hr_at_{k}={headline[f'hr_at_{k}']:.4f}, "

@@ -30,7 +30,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from recsys import tracking
-from recsys.config import Item2VecConfig, PipelineConfig, load_pipeline_config, read_toml, validate_config
+from recsys.config import Item2VecConfig, PipelineConfig, Relation, load_pipeline_config, read_toml, validate_config
 from recsys.data.split import next_item_pairs, random_split
 from recsys.errors import ConfigError
 from recsys.evaluation.methods import Item2VecMethod
@@ -132,8 +132,12 @@ def load_sweep_config(path: str | Path, *, overrides: list[str] | None = None) -
 
 
 def sample_space(sweep: SweepConfig) -> list[dict[str, Any]]:
-    """The configurations a sweep tries, as option dictionaries, in a seeded order."""
-    keys = sorted(sweep.space)
+    """The configurations a sweep tries, as option dictionaries, in a seeded order.
+
+    ``relation`` is not sampled: every trial scores each listed relation on
+    the same vectors and keeps the better one.
+    """
+    keys = sorted(k for k in sweep.space if k != "relation")
     rng = np.random.default_rng(sweep.seed)
     sizes = [len(sweep.space[k]) for k in keys]
     total = math.prod(sizes)
@@ -194,15 +198,29 @@ class SweepResult:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(train_sequences: pl.DataFrame, pairs: pl.DataFrame, ks: tuple[int, ...]) -> None:
-    _WORKER.update(train=train_sequences, pairs=pairs, ks=ks)
+def _init_worker(
+    train_sequences: pl.DataFrame, pairs: pl.DataFrame, ks: tuple[int, ...], metric: str,
+    relations: tuple[Relation, ...],
+) -> None:
+    _WORKER.update(train=train_sequences, pairs=pairs, ks=ks, metric=metric, relations=relations)
 
 
-def _run_trial(config: Item2VecConfig) -> tuple[dict[str, float], float]:
+def _run_trial(config: Item2VecConfig) -> tuple[Relation, dict[str, float], float]:
+    """Train once and score every relation on the validation pairs; return the best relation's metrics.
+
+    The relations share the vectors, so trying both costs one evaluation, not
+    one training; and they cannot be halved apart at a few epochs, where
+    "next" (output vectors train slower) would lose before it catches up.
+    """
     started = time.perf_counter()
     vectors = train(_WORKER["train"], config)
-    result = evaluate_method(Item2VecMethod.from_vectors(vectors), _WORKER["pairs"], ks=_WORKER["ks"])
-    return result.metrics, time.perf_counter() - started
+    scored = [
+        (relation, evaluate_method(Item2VecMethod.from_vectors(vectors, relation=relation), _WORKER["pairs"],
+                                   ks=_WORKER["ks"]).metrics)
+        for relation in _WORKER["relations"]
+    ]
+    relation, metrics = max(scored, key=lambda pair: pair[1][_WORKER["metric"]])
+    return relation, metrics, time.perf_counter() - started
 
 
 def _trials_frame(trials: list[Trial]) -> pl.DataFrame:
@@ -326,8 +344,9 @@ def _search(
     rungs = halving_epochs(full_epochs, len(configs), eta=sweep.eta, min_epochs=sweep.min_epochs)
     context = multiprocessing.get_context("spawn")  # polars' thread pool does not survive fork
     width = min(workers, len(configs))
-    with ProcessPoolExecutor(max_workers=width, mp_context=context,
-                             initializer=_init_worker, initargs=(tune_train, pairs, ks)) as pool:
+    relations = tuple(sweep.space.get("relation", ("similar", "next")))
+    with ProcessPoolExecutor(max_workers=width, mp_context=context, initializer=_init_worker,
+                             initargs=(tune_train, pairs, ks, sweep.metric, relations)) as pool:
         for rung, rung_epochs in enumerate(rungs):
             say(f"rung {rung + 1}/{len(rungs)}: {len(alive)} configurations, "
                 f"{rung_epochs if rung < len(rungs) - 1 else 'full'} epochs")
@@ -358,7 +377,7 @@ def _run_rung(
 
     ``rung_epochs`` caps each configuration's epochs (None: its own epochs).
     """
-    pending: dict[Future[tuple[dict[str, float], float]], tuple[int, Item2VecConfig]] = {}
+    pending: dict[Future[tuple[Relation, dict[str, float], float]], tuple[int, Item2VecConfig]] = {}
     queue = list(alive)
     finished: list[Trial] = []
     while queue or pending:
@@ -373,8 +392,9 @@ def _run_rung(
         done, _ = wait(pending, return_when=FIRST_COMPLETED)
         for future in done:
             index, trial_config = pending.pop(future)
-            metrics, seconds = future.result()
-            trial = Trial(trial=index, rung=rung, config=trial_config, metrics=metrics, seconds=seconds)
+            relation, metrics, seconds = future.result()
+            trial = Trial(trial=index, rung=rung, config=trial_config.model_copy(update={"relation": relation}),
+                          metrics=metrics, seconds=seconds)
             finished.append(trial)
             log(trial)
     return finished

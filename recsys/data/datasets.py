@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from recsys.data._schema import check_metadata
-from recsys.data.readers import _check_file, _read_utf8, read_song_hash
+from recsys.data.readers import _read_utf8, check_file, read_song_hash
 from recsys.errors import DataError
 
 __all__ = ["read_yes_metadata", "read_movielens_items", "MOVIELENS_GENRES"]
@@ -108,7 +108,7 @@ def read_yes_metadata(
     if tags is None and not tags_path.exists():
         return songs
     names_path = Path(tag_names) if tag_names is not None else tags_path.parent / "tag_hash.txt"
-    _check_file(names_path)
+    check_file(names_path)
     song_tags = _read_tags(tags_path, _read_tag_names(names_path))
     if len(song_tags) > songs.height:
         raise DataError(
@@ -162,10 +162,10 @@ def read_movielens_items(path: str | Path, *, genres: str | Path | None = None) 
         flag other than 0 or 1 (naming the line).
     """
     path = Path(path)
-    _check_file(path)
+    check_file(path)
     genre_path = Path(genres) if genres is not None else path.parent / "u.genre"
     if genres is not None:
-        _check_file(genre_path)
+        check_file(genre_path)
     names = _genre_names(genre_path) if genre_path.exists() else MOVIELENS_GENRES
     rows: dict[str, list[str | None]] = {"item_id": [], "title": [], "release_date": [], "genres": []}
     for number, line in enumerate(_lines(path.read_bytes().decode("latin-1")), start=1):

@@ -27,6 +27,7 @@ import polars as pl
 
 from recsys.config import SessionConfig
 from recsys.data.digest import file_digest
+from recsys.data.readers import check_file
 from recsys.data.sessions import sessionize_lazy
 from recsys.progress import Progress
 from recsys.resources import StageTimer
@@ -152,6 +153,7 @@ def prepare_events(
         If ``read`` finds the file broken.
     """
     path = Path(path)
+    check_file(path)
     stages = stages or StageTimer()
     progress = progress or Progress(quiet=True)
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()

@@ -28,6 +28,7 @@ from recsys.data._schema import check_metadata, check_sequences
 from recsys.errors import DataError
 
 __all__ = [
+    "check_file",
     "read_playlists",
     "read_events",
     "read_mpd",
@@ -55,7 +56,7 @@ _SONG_HASH_ESCAPE = re.compile(r"\\([\\/\"])")
 # ---------------------------------------------------------------- shared helpers
 
 
-def _check_file(path: Path) -> None:
+def check_file(path: Path) -> None:
     """Raise :class:`DataError` unless ``path`` is an existing file."""
     if not path.exists():
         raise DataError("file not found", path=path, fix="check the path and the working directory")
@@ -72,7 +73,7 @@ def _read_utf8(path: Path) -> str:
         If the file is missing or holds bytes that are not UTF-8, naming the
         line of the first bad byte.
     """
-    _check_file(path)
+    check_file(path)
     data = path.read_bytes().removeprefix(_UTF8_BOM)
     try:
         return data.decode("utf-8")
@@ -413,7 +414,7 @@ def read_events(
     reads the file again when collected.
     """
     path = Path(path)
-    _check_file(path)
+    check_file(path)
     names = None if column_names is None else tuple(column_names)
     frame, is_csv = _scan(path, separator, has_header=has_header, column_names=names)
     columns = {"user": user_column, "item": item_column, "time": time_column}
@@ -463,7 +464,7 @@ def _require(mapping: Any, key: str, *, path: Path, where: str) -> Any:
 def _mpd_files(path: Path) -> list[Path]:
     """The JSON files to read: ``path`` itself, or the ``*.json`` files of a directory by name."""
     if not path.is_dir():
-        _check_file(path)
+        check_file(path)
         return [path]
     files = sorted(path.glob("*.json"))
     if not files:
@@ -614,7 +615,7 @@ def read_metadata_csv(
         missing (listing the columns there are).
     """
     path = Path(path)
-    _check_file(path)
+    check_file(path)
     try:
         frame = pl.read_csv(path, separator=separator, infer_schema=False)
     except pl.exceptions.NoDataError:
