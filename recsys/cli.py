@@ -218,6 +218,10 @@ def train(
 # ---------------------------------------------------------------- recommend
 _model_option = click.option("--model", "model_uri", default="models:/item2vec@champion", show_default=True,
                              help="Model directory, run id, runs:/ or models:/ URI.")
+_relation_option = click.option(
+    "--relation", type=click.Choice(["similar", "next"]), default=None,
+    help="similar: substitutes (cosine); next: what comes after or goes with it (dot product). "
+         "Default: the model's relation.")
 
 
 @contextlib.contextmanager
@@ -245,16 +249,17 @@ def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
 @_model_option
 @click.option("--on-unknown", type=click.Choice(["error", "popular"]), default="error", show_default=True,
               help="For an unknown ITEM_ID: fail, or show the most popular items.")
+@_relation_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_friendly_errors
-def recommend(item_id: str, k: int, model_uri: str, on_unknown: str, as_json: bool) -> None:
-    """Print the top-k items similar to ITEM_ID."""
+def recommend(item_id: str, k: int, model_uri: str, on_unknown: str, relation: str | None, as_json: bool) -> None:
+    """Print the top-k items for ITEM_ID: similar to it, or coming after it (--relation)."""
     import polars as pl
 
     from recsys.recommender import Recommender
 
     recommender = Recommender.load(model_uri)
-    result = recommender.recommend(item_id, k=k, on_unknown=on_unknown)  # type: ignore[arg-type]
+    result = recommender.recommend(item_id, k=k, on_unknown=on_unknown, relation=relation)  # type: ignore[arg-type]
     frame = recommender.to_frame(result)
     if as_json:
         payload = {"item_id": item_id, "fallback": result.fallback, "recommendations": frame.to_dicts()}
@@ -285,8 +290,8 @@ def serve_command(model_uri: str, host: str, port: int, index: str) -> None:
 
     with _progress("neighbour table") as on_progress:
         recommender = Recommender.load(model_uri, index=index).prepare(on_progress=on_progress)  # type: ignore[arg-type]
-    if recommender.ann_report is not None:
-        click.echo(recommender.ann_report.summary(), err=True)
+    for relation, report in recommender.ann_reports.items():
+        click.echo(f"{relation}: {report.summary()}", err=True)
     click.echo(f"serving {model_uri} ({len(recommender):,} items, {recommender.search_mode} search) "
                f"on http://{host}:{port} (OpenAPI: /docs); POST /reload or kill -HUP {os.getpid()} reloads",
                err=True)
@@ -299,15 +304,15 @@ def serve_command(model_uri: str, host: str, port: int, index: str) -> None:
 @click.option("-k", "--k", "k", type=click.IntRange(min=1, max=10_000), default=50, show_default=True,
               help="Neighbours per item.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Parquet file to write.")
+@_relation_option
 @_friendly_errors
-def export_neighbours_command(model_uri: str, k: int, out: Path) -> None:
+def export_neighbours_command(model_uri: str, k: int, out: Path, relation: str | None) -> None:
     """Write the exact top-k neighbours of every item to Parquet: item_id, rank, neighbour_id, score."""
-    from recsys.neighbours import export_neighbours
     from recsys.recommender import Recommender
 
     recommender = Recommender.load(model_uri)
     with _progress("exporting") as on_progress:
-        report = export_neighbours(recommender.vectors, recommender.item_ids, out, k=k, on_progress=on_progress)
+        report = recommender.export_neighbours(out, k=k, relation=relation, on_progress=on_progress)  # type: ignore[arg-type]
     click.echo(f"wrote {report.path}: the top {report.k} neighbours of {report.n_items:,} items "
                f"({report.n_items * report.k:,} rows) in {report.seconds:.1f} s")
 

@@ -128,18 +128,28 @@ def knn(
 
 
 class ExactIndex:
-    """Exact cosine search: one matrix product against unit-normalised vectors.
+    """Exact search: one matrix product against the candidate vectors.
 
     Parameters
     ----------
     vectors
-        Item vectors, shape ``(n_items, dim)``. They are normalised once here,
-        so queries do no whole-catalogue work besides the product itself.
+        Candidate item vectors, shape ``(n_items, dim)``.
+    normalize
+        True (cosine search): the vectors are normalised once here, and every
+        query when it is asked, so queries do no whole-catalogue work besides
+        the product itself. False (inner-product search): vectors and queries
+        are scored as they are.
     """
 
-    def __init__(self, vectors: np.ndarray) -> None:
-        self.vectors = normalize_rows(vectors)
+    def __init__(self, vectors: np.ndarray, *, normalize: bool = True) -> None:
+        self.normalize = normalize
+        self.vectors = normalize_rows(vectors) if normalize else np.array(vectors, dtype=np.float32)
         self.vectors.setflags(write=False)
+
+    def prepare_queries(self, queries: np.ndarray) -> np.ndarray:
+        """Query vectors as this index scores them: 2-D float32, unit rows if :attr:`normalize`."""
+        queries = np.atleast_2d(queries)
+        return normalize_rows(queries) if self.normalize else np.asarray(queries, dtype=np.float32)
 
     def __len__(self) -> int:
         return self.vectors.shape[0]
@@ -152,12 +162,13 @@ class ExactIndex:
         exclude_rows: np.ndarray | None = None,
         mask: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Find the ``k`` most similar items of each query vector.
+        """Find the ``k`` best-scoring items (cosine or inner product) of each query vector.
 
         Parameters
         ----------
         queries
-            Query vectors, shape ``(n_queries, dim)``; normalised here. They are
+            Query vectors, shape ``(n_queries, dim)``; normalised here if
+            :attr:`normalize`. They are
             scored in blocks, so a large batch never holds more than about
             64 MB of scores at once.
         k
@@ -181,7 +192,7 @@ class ExactIndex:
         (faiss's blocked kernel, which orders tied scores arbitrarily); other
         queries through a numpy product and :func:`top_k` (ties: lower row first).
         """
-        queries = normalize_rows(np.atleast_2d(queries))
+        queries = self.prepare_queries(queries)
         if mask is None and len(queries) >= _KNN_MIN_QUERIES:
             return knn(queries, self.vectors, k, exclude_rows=exclude_rows)
         step = max(1, _BLOCK_BYTES // (4 * len(self)))
@@ -264,7 +275,7 @@ class AnnReport:
 
 
 class HNSWIndex:
-    """Approximate cosine search over a faiss HNSW graph, with the contract of :class:`ExactIndex`.
+    """Approximate search over a faiss HNSW graph, with the contract (and metric) of :class:`ExactIndex`.
 
     Use :func:`build_hnsw` to make one. Queries ask the graph for enough
     extra neighbours to drop the excluded and masked items; a query left
@@ -276,7 +287,8 @@ class HNSWIndex:
     exact
         The exact index over the same vectors (the graph's row numbers are its rows).
     graph
-        A ``faiss.IndexHNSWFlat`` with inner-product metric holding ``exact.vectors``.
+        A ``faiss.IndexHNSWFlat`` with inner-product metric holding ``exact.vectors``
+        (unit rows for cosine search, raw rows for inner-product search).
     """
 
     def __init__(self, exact: ExactIndex, graph: Any) -> None:
@@ -308,7 +320,7 @@ class HNSWIndex:
         banned = 0 if mask is None else n_items - int(np.count_nonzero(mask))
         if banned > n_items // 10:
             return self.exact.search(queries, k, exclude_rows=exclude_rows, mask=mask)
-        queries = normalize_rows(np.atleast_2d(queries))
+        queries = self.exact.prepare_queries(queries)
         width = min(k, n_items)
         scores, rows = self._graph.search(queries, min(n_items, k + 1 + banned))
         valid = rows >= 0
@@ -330,6 +342,7 @@ class HNSWIndex:
 def build_hnsw(
     exact: ExactIndex,
     *,
+    queries: np.ndarray | None = None,
     m: int = HNSW_M,
     ef_construction: int = EF_CONSTRUCTION,
     ef_search: int | None = None,
@@ -340,14 +353,19 @@ def build_hnsw(
     """Build a faiss HNSW index over the exact index's vectors and measure its recall.
 
     The recall@10 of the approximate index is measured against exact search
-    on ``sample_size`` random items (each query item excluded from both
-    answers). Unless ``ef_search`` is given, the search effort starts at 64
-    and doubles until the measured recall reaches ``target_recall``.
+    (cosine or inner product, as ``exact`` scores) on ``sample_size`` random
+    items (each query item excluded from both answers). Unless ``ef_search``
+    is given, the search effort starts at 64 and doubles until the measured
+    recall reaches ``target_recall``.
 
     Parameters
     ----------
     exact
-        Exact index whose (unit-normalised) vectors are indexed.
+        Exact index whose vectors are indexed.
+    queries
+        The query vector of each item, row for row with ``exact``'s vectors
+        (for example input vectors searched against output vectors); None
+        queries with the indexed vectors themselves.
     m
         Graph neighbours per node.
     ef_construction
@@ -376,11 +394,12 @@ def build_hnsw(
     index = HNSWIndex(exact, graph)
 
     sample = np.random.default_rng(seed).choice(len(exact), size=min(sample_size, len(exact)), replace=False)
-    truth, _ = exact.search(exact.vectors[sample], 10, exclude_rows=sample)
+    sampled = (exact.vectors if queries is None else queries)[sample]
+    truth, _ = exact.search(sampled, 10, exclude_rows=sample)
     effort = ef_search or _EF_SEARCH_START
     while True:
         index.ef_search = effort
-        found, _ = index.search(exact.vectors[sample], 10, exclude_rows=sample)
+        found, _ = index.search(sampled, 10, exclude_rows=sample)
         recall = recall_at_k(found, truth)
         if ef_search is not None or recall >= target_recall or effort >= _EF_SEARCH_MAX:
             break

@@ -2,8 +2,10 @@
 
 Both are computed in blocks of query rows with faiss's exact inner-product
 search (blocked matrix products and a heap per query), so memory stays
-bounded whatever the catalogue size. Scores are the cosines of
-:class:`recsys.index.ExactIndex` up to float32 rounding.
+bounded whatever the catalogue size. Scores are inner products of query
+and candidate vectors: given unit vectors, the cosines of
+:class:`recsys.index.ExactIndex` up to float32 rounding; given input and raw
+output vectors, the "next" relation's dot products.
 """
 
 from __future__ import annotations
@@ -28,16 +30,23 @@ _BLOCK_ROWS = 4096
 
 
 def neighbour_blocks(
-    vectors: np.ndarray, k: int, *, block_rows: int = _BLOCK_ROWS
+    vectors: np.ndarray,
+    k: int,
+    *,
+    candidates: np.ndarray | None = None,
+    block_rows: int = _BLOCK_ROWS,
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Exact top-``k`` neighbours of every row, the row itself excluded, block by block.
+    """Exact top-``k`` inner-product neighbours of every row, the row itself excluded, block by block.
 
     Parameters
     ----------
     vectors
-        Unit-normalised float32 vectors, shape ``(n_items, dim)``.
+        float32 query vectors, shape ``(n_items, dim)`` (unit rows for cosines).
     k
         Neighbours per item, clipped to ``n_items - 1``.
+    candidates
+        float32 vectors searched, row for row with ``vectors`` (for example
+        output vectors); None searches ``vectors`` themselves.
     block_rows
         Query rows per block.
 
@@ -45,8 +54,9 @@ def neighbour_blocks(
     ------
     start, rows, scores
         The first row of the block and, for each row of the block, the int64
-        rows and float32 cosines of its neighbours, best first.
+        rows and float32 scores of its neighbours, best first.
     """
+    candidates = vectors if candidates is None else candidates
     n_items = len(vectors)
     k = min(k, n_items - 1)
     for start in range(0, n_items, block_rows):
@@ -54,7 +64,7 @@ def neighbour_blocks(
         if k == 0:
             yield start, np.empty((len(queries), 0), dtype=np.int64), np.empty((len(queries), 0), dtype=np.float32)
             continue
-        yield start, *knn(queries, vectors, k, exclude_rows=np.arange(start, start + len(queries)))
+        yield start, *knn(queries, candidates, k, exclude_rows=np.arange(start, start + len(queries)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,7 +76,7 @@ class NeighbourTable:
     rows
         int32 neighbour rows, shape ``(n_items, depth)``, best first.
     scores
-        float32 cosines, same shape.
+        float32 scores (cosines, or dot products for the "next" relation), same shape.
     """
 
     rows: np.ndarray
@@ -78,13 +88,20 @@ class NeighbourTable:
         return self.rows.shape[1]
 
     @classmethod
-    def build(cls, vectors: np.ndarray, depth: int, *, on_progress: Progress | None = None) -> "NeighbourTable":
-        """Compute the table for unit-normalised ``vectors`` (see :func:`neighbour_blocks`)."""
+    def build(
+        cls,
+        vectors: np.ndarray,
+        depth: int,
+        *,
+        candidates: np.ndarray | None = None,
+        on_progress: Progress | None = None,
+    ) -> "NeighbourTable":
+        """Compute the table of query ``vectors`` against ``candidates`` (see :func:`neighbour_blocks`)."""
         n_items = len(vectors)
         width = min(depth, n_items - 1)
         rows = np.empty((n_items, width), dtype=np.int32)
         scores = np.empty((n_items, width), dtype=np.float32)
-        for start, block_rows, block_scores in neighbour_blocks(vectors, width):
+        for start, block_rows, block_scores in neighbour_blocks(vectors, width, candidates=candidates):
             stop = start + len(block_rows)
             rows[start:stop], scores[start:stop] = block_rows, block_scores
             if on_progress is not None:
@@ -121,12 +138,14 @@ def export_neighbours(
     path: str | Path,
     *,
     k: int = 50,
+    candidates: np.ndarray | None = None,
     on_progress: Progress | None = None,
 ) -> ExportReport:
     """Write the exact top-``k`` neighbours of every item to a Parquet file.
 
     Columns: ``item_id`` (string), ``rank`` (int32, 1 = most similar),
-    ``neighbour_id`` (string), ``score`` (float32 cosine); an item is never
+    ``neighbour_id`` (string), ``score`` (float32 inner product: the cosine
+    for unit vectors, the "next" score for input against output vectors); an item is never
     its own neighbour. Blocks are written as they are computed, so memory
     stays bounded; the file is written beside its final place and renamed
     into it, so a crash never leaves half a file.
@@ -134,13 +153,15 @@ def export_neighbours(
     Parameters
     ----------
     vectors
-        Unit-normalised float32 vectors (:attr:`recsys.Recommender.vectors`).
+        float32 query vectors, e.g. the unit vectors :attr:`recsys.Recommender.vectors`.
     item_ids
         Ids in row order (:attr:`recsys.Recommender.item_ids`).
     path
         Output file.
     k
         Neighbours per item.
+    candidates
+        Vectors searched, row for row with ``vectors``; None searches ``vectors``.
     on_progress
         Called with (items done, items in all) after every block.
     """
@@ -159,7 +180,7 @@ def export_neighbours(
     os.close(handle)
     try:
         with pq.ParquetWriter(staging, schema) as writer:
-            for start, rows, scores in neighbour_blocks(vectors, width):
+            for start, rows, scores in neighbour_blocks(vectors, width, candidates=candidates):
                 block = len(rows)
                 writer.write_table(
                     pa.table(

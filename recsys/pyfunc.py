@@ -24,7 +24,8 @@ class Item2VecPyfunc(mlflow.pyfunc.PythonModel):
     """Answer top-k similar items for each ``item_id`` of the input frame.
 
     ``predict`` takes a DataFrame with an ``item_id`` column and the params
-    ``k`` (default 10); it returns one row per recommendation with columns
+    ``k`` (default 10) and ``relation`` (``"similar"`` or ``"next"``; empty or
+    absent: the model's default relation); it returns one row per recommendation with columns
     ``query_id, rank, item_id, score`` (plus metadata columns if logged).
     Unknown items raise :class:`recsys.errors.UnknownItemError`.
     """
@@ -41,11 +42,13 @@ class Item2VecPyfunc(mlflow.pyfunc.PythonModel):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        k = int((params or {}).get("k", 10))
+        params = params or {}
+        k = int(params.get("k", 10))
+        relation = params.get("relation") or None
         if isinstance(model_input, pd.DataFrame):
             column = "item_id" if "item_id" in model_input.columns else model_input.columns[0]
             queries = [str(v) for v in model_input[column].tolist()]
         else:
             queries = [str(v) for v in list(model_input)]
-        frame = self.recommender.recommend_frame_many(queries, k=k)
+        frame = self.recommender.recommend_frame_many(queries, k=k, relation=relation)
         return frame.to_pandas()

@@ -1,4 +1,12 @@
-"""Recommender: "items like this one" (and "next for this session") from trained item vectors.
+"""Recommender: "items like this one" and "what comes after it" from trained item vectors.
+
+Every query names a relation (see :data:`recsys.config.Relation`):
+``"similar"`` scores candidates by the cosine of input vectors (substitutes),
+``"next"`` by the raw dot product of the query's input vector with each
+candidate's output vector (what comes after or goes with the query; raw dot
+products ranked better than cosines in evaluation). Each relation is one
+search space, a query matrix against a candidate matrix, with its own
+precomputed state.
 
 Whole-catalogue work is done once: vectors are normalised when the
 recommender is made, and :meth:`Recommender.prepare` builds what single-item
@@ -20,11 +28,12 @@ from typing import Any, Literal, get_args
 import numpy as np
 import polars as pl
 
+from recsys.config import NEXT_SESSION_DECAY, Relation
 from recsys.data._schema import check_sequences
 from recsys.errors import ConfigError, ModelLoadError, UnknownItemError
 from recsys.index import AnnReport, ExactIndex, HNSWIndex, build_hnsw
 from recsys.item2vec import ItemVectors
-from recsys.neighbours import NeighbourTable, Progress
+from recsys.neighbours import ExportReport, NeighbourTable, Progress, export_neighbours
 
 __all__ = [
     "Explanation",
@@ -56,6 +65,7 @@ SearchMode = Literal["table", "hnsw", "exact"]
 
 _INDEX_KINDS: tuple[str, ...] = get_args(IndexKind)
 _ON_UNKNOWN: tuple[str, ...] = get_args(OnUnknown)
+_RELATIONS: tuple[str, ...] = get_args(Relation)
 _UNKNOWN_HINT = "Ask with on_unknown=popular (CLI: --on-unknown popular) for the most popular items instead"
 
 
@@ -70,6 +80,11 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
         raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
 
 
+def _offset_progress(on_progress: Progress, part: int, parts: int) -> Progress:
+    """Report the progress of part ``part`` of ``parts`` equal parts as progress over all of them."""
+    return lambda done, total: on_progress(part * total + done, parts * total)
+
+
 class Recommendations(tuple[np.ndarray, np.ndarray]):
     """Recommendations as ``(item_ids, scores)``: unpacks as a 2-tuple, and says whether it fell back.
 
@@ -79,7 +94,8 @@ class Recommendations(tuple[np.ndarray, np.ndarray]):
         Object array of ids, best first. For a batch it is 2-D, one row per
         query, padded with None where fewer items are eligible.
     scores
-        float32 cosine similarities (padding: ``-inf``). For popular items
+        float32 scores (padding: ``-inf``): cosine similarities for the
+        ``"similar"`` relation, raw dot products (unbounded) for ``"next"``. For popular items
         returned instead of an unknown query's neighbours, each item's share
         of all training occurrences.
     fallback
@@ -130,8 +146,22 @@ class Explanation:
     are not at hand (pass ``sequences=`` to the :class:`Recommender`)."""
 
 
+@dataclass(eq=False)
+class _Space:
+    """One relation's search: each item's query vector against the candidate vectors, and what is built over them."""
+
+    relation: Relation
+    queries: np.ndarray
+    """Query vector of each item, rows as the catalogue (unit rows for cosine search)."""
+    exact: ExactIndex
+    """Exact search over the candidate vectors."""
+    table: NeighbourTable | None = None
+    ann: HNSWIndex | None = None
+    ann_report: AnnReport | None = None
+
+
 class Recommender:
-    """Nearest-neighbour recommendations over item vectors.
+    """Nearest-neighbour recommendations over item vectors, for either relation.
 
     Parameters
     ----------
@@ -160,16 +190,16 @@ class Recommender:
         self.metadata = metadata
         self.index = index
         self.sequences = None if sequences is None else check_sequences(sequences)
-        self.ann_report: AnnReport | None = None
-        """Build settings and measured recall of the HNSW index, once built."""
         self._vocab = item_vectors.vocabulary
-        self._exact = ExactIndex(item_vectors.vectors)
+        similar = ExactIndex(item_vectors.vectors)
+        self._spaces: dict[str, _Space] = {"similar": _Space("similar", similar.vectors, similar)}
+        if item_vectors.context_vectors is not None:
+            raw = ExactIndex(item_vectors.context_vectors, normalize=False)
+            self._spaces["next"] = _Space("next", raw.prepare_queries(item_vectors.vectors), raw)
         self._ids = np.asarray(item_vectors.item_ids, dtype=object)
         counts = np.asarray(item_vectors.counts, dtype=np.float64)
         self._popular = np.argsort(-counts, kind="stable")
         self._shares = (counts / max(counts.sum(), 1.0)).astype(np.float32)
-        self._table: NeighbourTable | None = None
-        self._ann: HNSWIndex | None = None
         self._build_lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
@@ -224,49 +254,96 @@ class Recommender:
             return cls.from_directory(root, index=index, sequences=sequences)
         raise ModelLoadError(f"{uri}: no item vectors found in {root}; pass a trained model")
 
-    def prepare(self, *, on_progress: Progress | None = None) -> "Recommender":
-        """Do the whole-catalogue work once, so that single-item queries are cheap.
+    def prepare(
+        self, *, relations: Iterable[Relation] | None = None, on_progress: Progress | None = None
+    ) -> "Recommender":
+        """Do the whole-catalogue work once per relation, so that single-item queries are cheap.
 
         Builds the neighbour table (exact top-100 of every item) when the
         catalogue has at most :data:`TABLE_MAX_ITEMS` items and ``index`` is
         not ``"hnsw"``; otherwise, unless ``index`` is ``"exact"``, the HNSW
-        index (its recall is in :attr:`ann_report`, and logged to the active
+        index (its recall is in :attr:`ann_reports`, and logged to the active
         MLflow run if there is one). Calling it again does nothing.
 
         Parameters
         ----------
+        relations
+            Relations to prepare; None prepares every relation the model has
+            (``"next"`` only with output vectors).
         on_progress
-            Called with (items done, items in all) while the table is built.
+            Called with (items done, items in all), over all relations, while tables are built.
 
         Returns
         -------
         Recommender
             ``self``, so that ``Recommender.load(uri).prepare()`` chains.
+
+        Raises
+        ------
+        ConfigError
+            If a relation is unknown or the model cannot answer it.
         """
-        if self.index != "hnsw" and len(self) <= TABLE_MAX_ITEMS:
-            with self._build_lock:
-                if self._table is None:
-                    self._table = NeighbourTable.build(self.vectors, TABLE_DEPTH, on_progress=on_progress)
-        elif self.index != "exact":
-            self._hnsw()
+        spaces = list(self._spaces.values()) if relations is None else [self._space(r) for r in relations]
+        for part, space in enumerate(spaces):
+            if self.index != "hnsw" and len(self) <= TABLE_MAX_ITEMS:
+                progress = None if on_progress is None else _offset_progress(on_progress, part, len(spaces))
+                with self._build_lock:
+                    if space.table is None:
+                        space.table = NeighbourTable.build(
+                            space.queries, TABLE_DEPTH, candidates=space.exact.vectors, on_progress=progress
+                        )
+            elif self.index != "exact":
+                self._hnsw(space)
         return self
 
-    def _hnsw(self) -> HNSWIndex:
+    def _space(self, relation: Relation | None) -> _Space:
+        """The search space of ``relation`` (None: the model's default relation)."""
+        relation = self.item_vectors.default_relation if relation is None else relation
+        _check_choice("relation", relation, _RELATIONS)
+        space = self._spaces.get(relation)
+        if space is None:
+            raise ConfigError(
+                f"relation={relation!r} needs output (context) vectors, and this model has none "
+                "(it was saved before they were kept): ask for relation='similar', or retrain the model"
+            )
+        return space
+
+    def _hnsw(self, space: _Space) -> HNSWIndex:
         with self._build_lock:
-            if self._ann is None:
-                self._ann, self.ann_report = build_hnsw(self._exact)
+            if space.ann is None:
+                space.ann, space.ann_report = build_hnsw(space.exact, queries=space.queries)
                 if "mlflow" in sys.modules:  # else no MLflow run can be active
                     from recsys.tracking import log_ann_report
 
-                    log_ann_report(self.ann_report)
-        return self._ann
+                    log_ann_report(space.ann_report, prefix="ann" if space.relation == "similar" else "ann.next")
+        return space.ann
+
+    @property
+    def relations(self) -> tuple[Relation, ...]:
+        """Relations this model can answer (``"next"`` needs output vectors)."""
+        return tuple(space.relation for space in self._spaces.values())
+
+    @property
+    def ann_reports(self) -> dict[Relation, AnnReport]:
+        """Build settings and measured recall of each relation's HNSW index, once built."""
+        return {space.relation: space.ann_report for space in self._spaces.values() if space.ann_report is not None}
+
+    @property
+    def ann_report(self) -> AnnReport | None:
+        """The :attr:`ann_reports` entry of the default relation, if its index is built."""
+        return self.ann_reports.get(self.item_vectors.default_relation)
+
+    def search_mode_of(self, relation: Relation | None = None) -> SearchMode:
+        """How single-item queries of ``relation`` (None: the default) without filters are answered now."""
+        space = self._space(relation)
+        if space.table is not None:
+            return "table"
+        return "hnsw" if self.index == "hnsw" or space.ann is not None else "exact"
 
     @property
     def search_mode(self) -> SearchMode:
-        """How single-item queries without filters are answered now."""
-        if self._table is not None:
-            return "table"
-        return "hnsw" if self.index == "hnsw" or self._ann is not None else "exact"
+        """How single-item queries of the default relation without filters are answered now."""
+        return self.search_mode_of()
 
     # ---------------------------------------------------------------- catalogue
     @property
@@ -276,8 +353,8 @@ class Recommender:
 
     @property
     def vectors(self) -> np.ndarray:
-        """Unit-normalised float32 item vectors (read-only), rows as ``item_ids``."""
-        return self._exact.vectors
+        """Unit-normalised float32 item (input) vectors (read-only), rows as ``item_ids``."""
+        return self._spaces["similar"].exact.vectors
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -299,20 +376,23 @@ class Recommender:
             mask[rows[rows >= 0]] = False
         return mask
 
-    def _searcher(self) -> ExactIndex | HNSWIndex:
-        return self._hnsw() if self.index == "hnsw" or self._ann is not None else self._exact
+    def _searcher(self, space: _Space) -> ExactIndex | HNSWIndex:
+        return self._hnsw(space) if self.index == "hnsw" or space.ann is not None else space.exact
 
-    def _table_for(self, k: int, mask: np.ndarray | None) -> NeighbourTable | None:
-        """The neighbour table, if it can answer unfiltered queries for ``k`` items."""
-        table = self._table
+    @staticmethod
+    def _table_for(space: _Space, k: int, mask: np.ndarray | None) -> NeighbourTable | None:
+        """The space's neighbour table, if it can answer unfiltered queries for ``k`` items."""
+        table = space.table
         return table if mask is None and table is not None and k <= table.depth else None
 
-    def _item_neighbours(self, rows: np.ndarray, k: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _item_neighbours(
+        self, space: _Space, rows: np.ndarray, k: int, mask: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Neighbour rows and scores of catalogue ``rows``, each row itself excluded."""
-        table = self._table_for(k, mask)
+        table = self._table_for(space, k, mask)
         if table is not None:
             return table.lookup(rows, k)
-        return self._searcher().search(self.vectors[rows], k, exclude_rows=rows, mask=mask)
+        return self._searcher(space).search(space.queries[rows], k, exclude_rows=rows, mask=mask)
 
     def _popular_rows(self, k: int, mask: np.ndarray | None) -> np.ndarray:
         order = self._popular if mask is None else self._popular[mask[self._popular]]
@@ -336,8 +416,9 @@ class Recommender:
         exclude: Iterable[str] | None = None,
         include_only: Iterable[str] | None = None,
         on_unknown: OnUnknown = "error",
+        relation: Relation | None = None,
     ) -> Recommendations:
-        """Top-``k`` items similar to ``item_id``, best first, never the item itself.
+        """Top-``k`` items for ``item_id`` by ``relation``, best first, never the item itself.
 
         Parameters
         ----------
@@ -352,6 +433,12 @@ class Recommender:
         on_unknown
             ``"error"`` raises for an unknown ``item_id``; ``"popular"``
             returns the most popular eligible items with ``fallback=True``.
+        relation
+            ``"similar"``: substitutes, scored by the cosine of input vectors;
+            ``"next"``: what comes after or goes with the item, scored by the
+            raw dot product of its input vector with each candidate's output
+            vector (unbounded; it ranked better than cosines). None: the
+            model's :attr:`~recsys.item2vec.ItemVectors.default_relation`.
 
         Returns
         -------
@@ -364,19 +451,21 @@ class Recommender:
         UnknownItemError
             If the item is not in the catalogue and ``on_unknown="error"``.
         ConfigError
-            If ``k`` or ``on_unknown`` is invalid.
+            If ``k``, ``on_unknown`` or ``relation`` is invalid, or
+            ``relation="next"`` is asked of a model without output vectors.
         """
         k = _check_k(k)
         _check_choice("on_unknown", on_unknown, _ON_UNKNOWN)
+        space = self._space(relation)
         mask = self._mask(exclude, include_only)
         if item_id not in self._vocab:
             return self._unknown(item_id, k, mask, on_unknown)
         row = self._vocab.row(item_id)
-        table = self._table_for(k, mask)
+        table = self._table_for(space, k, mask)
         if table is not None:  # the fast path: two slices of the table
             rows, scores = table.lookup(row, k)
             return Recommendations(self._ids[rows], scores.copy())
-        rows, scores = self._item_neighbours(np.array([row]), k, mask)
+        rows, scores = self._item_neighbours(space, np.array([row]), k, mask)
         return self._single(rows[0], scores[0])
 
     def recommend_many(
@@ -387,8 +476,9 @@ class Recommender:
         exclude: Iterable[str] | None = None,
         include_only: Iterable[str] | None = None,
         on_unknown: OnUnknown = "error",
+        relation: Relation | None = None,
     ) -> Recommendations:
-        """Top-``k`` similar items for each of several items, in one call.
+        """Top-``k`` items by ``relation`` for each of several items, in one call.
 
         Parameters are those of :meth:`recommend`, with several query items.
 
@@ -406,10 +496,11 @@ class Recommender:
         UnknownItemError
             If a query item is not in the catalogue and ``on_unknown="error"``.
         ConfigError
-            If ``k`` or ``on_unknown`` is invalid.
+            If an option is invalid (see :meth:`recommend`).
         """
         k = _check_k(k)
         _check_choice("on_unknown", on_unknown, _ON_UNKNOWN)
+        space = self._space(relation)
         rows = self._vocab.rows(item_ids, missing="negative")
         unknown = rows < 0
         if unknown.any() and on_unknown == "error":
@@ -419,7 +510,7 @@ class Recommender:
         found = np.full((len(rows), width), -1, dtype=np.int64)
         scores = np.full((len(rows), width), -np.inf, dtype=np.float32)
         if not unknown.all():
-            found[~unknown], scores[~unknown] = self._item_neighbours(rows[~unknown], k, mask)
+            found[~unknown], scores[~unknown] = self._item_neighbours(space, rows[~unknown], k, mask)
         if unknown.any():
             popular = self._popular_rows(width, mask)
             found[unknown, : len(popular)] = popular
@@ -436,11 +527,15 @@ class Recommender:
         exclude: Iterable[str] | None = None,
         include_only: Iterable[str] | None = None,
         on_unknown: OnUnknown = "error",
+        relation: Relation | None = None,
     ) -> Recommendations:
         """Top-``k`` items for a sequence of items (a session, a playlist), oldest first.
 
-        The query is the normalised (weighted) mean of the items' unit
-        vectors; items of the session are never recommended.
+        The query is the weighted mean of the items' query vectors, scored
+        as a single item's by ``relation``: for ``"similar"`` the mean of
+        unit input vectors against unit input vectors (cosine), for
+        ``"next"`` the mean of raw input vectors against output vectors
+        (dot product). Items of the session are never recommended.
 
         Parameters
         ----------
@@ -450,13 +545,17 @@ class Recommender:
             Number of recommendations (1..10,000).
         recency_decay
             If given (in ``(0, 1]``), the item ``a`` steps before the last
-            one weighs ``recency_decay ** a``; None weighs all items equally.
+            one weighs ``recency_decay ** a``; None weighs all items equally
+            for ``"similar"`` and uses :data:`~recsys.config.NEXT_SESSION_DECAY`
+            (as evaluation does) for ``"next"``.
         exclude, include_only
             As for :meth:`recommend`.
         on_unknown
             ``"error"`` raises for the first unknown item; ``"popular"``
             ignores unknown items and, if no item is known, returns the most
             popular eligible items with ``fallback=True``.
+        relation
+            As for :meth:`recommend`.
 
         Returns
         -------
@@ -477,6 +576,9 @@ class Recommender:
             raise ConfigError("a session needs at least one item")
         if recency_decay is not None and not 0 < recency_decay <= 1:
             raise ConfigError(f"recency_decay must be in (0, 1], got {recency_decay!r}")
+        space = self._space(relation)
+        if recency_decay is None:
+            recency_decay = NEXT_SESSION_DECAY if space.relation == "next" else 1.0
         rows = self._vocab.rows(items, missing="negative")
         known = rows >= 0
         mask = self._mask(exclude, include_only)
@@ -485,12 +587,35 @@ class Recommender:
             if on_unknown == "error" or not known.any():
                 return self._unknown(first_unknown, k, mask, on_unknown)
         ages = np.arange(len(rows) - 1, -1, -1)[known]
-        weights = np.ones(len(ages)) if recency_decay is None else float(recency_decay) ** ages
-        query = weights.astype(np.float32) @ self.vectors[rows[known]]
+        weights = float(recency_decay) ** ages
+        query = (weights / weights.sum()).astype(np.float32) @ space.queries[rows[known]]
         mask = np.ones(len(self), dtype=bool) if mask is None else mask
         mask[rows[known]] = False
-        found, scores = self._searcher().search(query[None, :], k, mask=mask)
+        found, scores = self._searcher(space).search(query[None, :], k, mask=mask)
         return self._single(found[0], scores[0])
+
+    def export_neighbours(
+        self,
+        path: str | Path,
+        *,
+        k: int = 50,
+        relation: Relation | None = None,
+        on_progress: Progress | None = None,
+    ) -> ExportReport:
+        """Write every item's exact top-``k`` items by ``relation`` to Parquet.
+
+        See :func:`recsys.neighbours.export_neighbours` for the columns; scores
+        are those of :meth:`recommend` (cosines, or dot products for ``"next"``).
+
+        Raises
+        ------
+        ConfigError
+            If ``relation`` is invalid or the model cannot answer it.
+        """
+        space = self._space(relation)
+        return export_neighbours(
+            space.queries, self.item_ids, path, k=k, candidates=space.exact.vectors, on_progress=on_progress
+        )
 
     def explain(self, item_a: str, item_b: str) -> Explanation:
         """How similar two items are, and how often they were seen together in training.

@@ -1,7 +1,7 @@
 """The REST API: recommendations as JSON over HTTP (FastAPI served by uvicorn).
 
-Endpoints: ``GET /similar/{item_id}?k=10``, ``POST /similar`` (a batch),
-``POST /session`` (a sequence), ``GET /health``, ``POST /reload``, and the
+Endpoints: ``GET /similar/{item_id}?k=10&relation=next``, ``POST /similar``
+(a batch), ``POST /session`` (a sequence), ``GET /health``, ``POST /reload``, and the
 OpenAPI description at ``/openapi.json`` (browsable at ``/docs``).
 
 The model is loaded and prepared (:meth:`recsys.Recommender.prepare`) once,
@@ -31,6 +31,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from recsys.config import Relation
 from recsys.errors import ConfigError, RecsysError, UnknownItemError
 from recsys.recommender import IndexKind, OnUnknown, Recommendations, Recommender, SearchMode
 
@@ -55,6 +56,10 @@ MAX_BATCH = 10_000
 _log = logging.getLogger(__name__)
 
 K = Annotated[int, Field(ge=1, le=MAX_K, description="Number of recommendations.")]
+_RELATION_HELP = (
+    "'similar': substitutes (cosine of input vectors); 'next': what comes after or goes with the item "
+    "(raw dot product of input and output vectors); null: the model's default."
+)
 
 
 # ------------------------------------------------------------------ schemas
@@ -62,7 +67,9 @@ class Neighbour(BaseModel):
     """One recommended item."""
 
     item_id: str
-    score: float = Field(description="Cosine similarity, or the popularity share when the answer fell back.")
+    score: float = Field(
+        description="Cosine similarity ('similar'), dot product ('next'), or the popularity share when the answer fell back."
+    )
 
 
 class SimilarResponse(BaseModel):
@@ -80,10 +87,11 @@ class _Filters(BaseModel):
     exclude: list[str] | None = Field(None, description="Items never to recommend.")
     include_only: list[str] | None = Field(None, description="If given, recommend only these items.")
     on_unknown: OnUnknown = Field("error", description="'error': 404 for an unknown item; 'popular': fall back.")
+    relation: Relation | None = Field(None, description=_RELATION_HELP)
 
     def filters(self) -> dict[str, Any]:
-        """``exclude``, ``include_only`` and ``on_unknown`` as keyword arguments of the recommend methods."""
-        return self.model_dump(include={"exclude", "include_only", "on_unknown"})
+        """``exclude``, ``include_only``, ``on_unknown`` and ``relation`` as keyword arguments of the recommend methods."""
+        return self.model_dump(include={"exclude", "include_only", "on_unknown", "relation"})
 
 
 class BatchRequest(_Filters):
@@ -308,19 +316,20 @@ def create_app(
         item_id: Annotated[str, Path(description="Query item.")],
         k: Annotated[int, Query(ge=1, le=MAX_K, description="Number of recommendations.")] = 10,
         on_unknown: OnUnknown = "error",
+        relation: Annotated[Relation | None, Query(description=_RELATION_HELP)] = None,
     ) -> Response:
-        """The ``k`` items most similar to one item (never the item itself)."""
+        """The ``k`` best items for one item by ``relation`` (never the item itself)."""
         model = holder.recommender
-        if model.search_mode == "exact":  # a whole-catalogue product: keep the event loop free
-            result = await run_in_threadpool(model.recommend, item_id, k, on_unknown=on_unknown)
+        if model.search_mode_of(relation) == "exact":  # a whole-catalogue product: keep the event loop free
+            result = await run_in_threadpool(model.recommend, item_id, k, on_unknown=on_unknown, relation=relation)
         else:
-            result = model.recommend(item_id, k, on_unknown=on_unknown)
+            result = model.recommend(item_id, k, on_unknown=on_unknown, relation=relation)
         ids, scores = result
         return _json({"item_id": item_id, "fallback": result.fallback, "recommendations": _neighbours(ids, scores)})
 
     @app.post("/similar", response_model=BatchResponse, responses=unknown)
     async def similar_many(request: BatchRequest) -> Response:
-        """Similar items for each of several items."""
+        """The best items by ``relation`` for each of several items."""
         result = await run_in_threadpool(
             holder.recommender.recommend_many, request.item_ids, request.k, **request.filters()
         )
@@ -328,7 +337,7 @@ def create_app(
 
     @app.post("/session", response_model=SessionResponse, responses=unknown)
     async def session(request: SessionRequest) -> Response:
-        """Next items for a session: the normalised (recency-weighted) mean of its items' vectors."""
+        """Items for a session: the (recency-weighted) mean of its items' query vectors, scored by ``relation``."""
         result = await run_in_threadpool(
             holder.recommender.for_session,
             request.items,

@@ -237,11 +237,13 @@ def log_epochs(reports: Iterable[EpochReport]) -> None:
         log_figure(loss_figure(reports), "plots/loss.png")
 
 
-def log_ann_report(report: AnnReport) -> bool:
+def log_ann_report(report: AnnReport, *, prefix: str = "ann") -> bool:
     """Log an approximate index's settings and measured recall to the active run, if any.
 
-    Metrics: ``ann.recall_at_10``, ``ann.ef_search``, ``ann.m``,
-    ``ann.ef_construction``, ``ann.sample_size`` and ``ann.build_seconds``.
+    Metrics (with the default prefix): ``ann.recall_at_10``, ``ann.ef_search``,
+    ``ann.m``, ``ann.ef_construction``, ``ann.sample_size`` and
+    ``ann.build_seconds``. The recommender logs the ``"similar"`` index under
+    ``ann`` and the ``"next"`` index under ``ann.next``.
 
     Returns
     -------
@@ -252,12 +254,12 @@ def log_ann_report(report: AnnReport) -> bool:
         return False
     mlflow.log_metrics(
         {
-            "ann.recall_at_10": report.recall_at_10,
-            "ann.ef_search": float(report.ef_search),
-            "ann.m": float(report.m),
-            "ann.ef_construction": float(report.ef_construction),
-            "ann.sample_size": float(report.sample_size),
-            "ann.build_seconds": report.build_seconds,
+            f"{prefix}.recall_at_10": report.recall_at_10,
+            f"{prefix}.ef_search": float(report.ef_search),
+            f"{prefix}.m": float(report.m),
+            f"{prefix}.ef_construction": float(report.ef_construction),
+            f"{prefix}.sample_size": float(report.sample_size),
+            f"{prefix}.build_seconds": report.build_seconds,
         }
     )
     return True
@@ -274,7 +276,7 @@ def _signature() -> ModelSignature:
                 ColSpec("float", "score"),
             ]
         ),
-        params=ParamSchema([ParamSpec("k", "long", 10)]),
+        params=ParamSchema([ParamSpec("k", "long", 10), ParamSpec("relation", "string", "")]),
     )
 
 

@@ -182,3 +182,13 @@ def test_serve_binds_loopback_and_reloads_on_sighup(mlflow_store: str, tmp_path:
         server.send_signal(signal.SIGINT)
         _, stderr = server.communicate(timeout=30)
     assert f"on http://127.0.0.1:{port}" in stderr and "Traceback" not in stderr
+
+
+def test_unknown_relation_is_exit_2(mlflow_store: str, tmp_path: Path) -> None:
+    model = str(_small_model(tmp_path))
+    result = _recsys("recommend", "a1", "--model", model, "--relation", "bogus", cwd=tmp_path, store=mlflow_store)
+    assert result.returncode == 2 and "'bogus' is not one of 'similar', 'next'" in result.stderr
+    following = _recsys("recommend", "a1", "--model", model, "--relation", "next", "--json", cwd=tmp_path,
+                        store=mlflow_store)
+    assert following.returncode == 0, following.stderr
+    assert "a1" not in {r["item_id"] for r in json.loads(following.stdout)["recommendations"]}

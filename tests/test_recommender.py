@@ -17,7 +17,7 @@ from recsys.errors import ConfigError, UnknownItemError
 from recsys.item2vec import ItemVectors, train
 from recsys.recommender import Recommendations
 
-FAST = Item2VecConfig(vector_size=32, epochs=10, workers=1)
+FAST = Item2VecConfig(vector_size=32, epochs=10, workers=1, relation="similar")  # "next": tests/test_relations.py
 
 
 @pytest.fixture(scope="module")

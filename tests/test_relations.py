@@ -84,3 +84,101 @@ def test_next_for_a_session_uses_its_last_items(a_then_b: ItemVectors) -> None:
     scores = method.score_sessions([np.array([rows["c5"], rows["c9"], rows["c0"]])])[0]
     scores[[rows["c5"], rows["c9"], rows["c0"]]] = -np.inf
     assert int(np.argmax(scores)) == rows["c1"]
+
+
+# ------------------------------------------------------------ recommender
+def _row(vectors: ItemVectors, item: str) -> int:
+    return vectors.item_ids.index(item)
+
+
+@pytest.mark.parametrize("index", ["exact", "table", "hnsw"])
+def test_recommender_next_ranks_the_follower_first_and_similar_does_not(a_then_b: ItemVectors, index: str) -> None:
+    from recsys import Recommender
+
+    recommender = Recommender(a_then_b, index="hnsw" if index == "hnsw" else "auto")
+    if index != "exact":
+        recommender.prepare()
+        assert recommender.search_mode_of("next") == recommender.search_mode_of("similar") == index
+    following = recommender.recommend("c0", k=29, relation="next")
+    similar = recommender.recommend("c0", k=29, relation="similar")
+    assert following.item_ids[0] == "c1"
+    assert list(similar.item_ids).index("c1") + 1 > 3
+    assert "c0" not in following.item_ids and "c0" not in similar.item_ids
+    assert list(recommender.recommend("c0", k=29).item_ids) == list(following.item_ids)  # the model's default
+    dot = a_then_b.vectors[_row(a_then_b, "c0")] @ a_then_b.context_vectors[_row(a_then_b, "c1")]
+    assert following.scores[0] == pytest.approx(dot, rel=1e-4)  # a raw dot product, not a cosine
+    many = recommender.recommend_many(["c0", "c5"], k=5, relation="next")
+    assert many.item_ids[0, 0] == "c1" and "c5" not in many.item_ids[1]
+
+
+def test_recommender_next_for_a_session(a_then_b: ItemVectors) -> None:
+    from recsys import Recommender
+
+    session = ["c5", "c9", "c0"]
+    result = Recommender(a_then_b).for_session(session, k=5, relation="next")
+    assert result.item_ids[0] == "c1" and not set(session) & set(result.item_ids)
+
+
+def test_recommender_relation_errors(a_then_b: ItemVectors, tmp_path) -> None:
+    from recsys import Recommender
+    from recsys.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="relation must be one of 'similar', 'next'"):
+        Recommender(a_then_b).recommend("c0", relation="bogus")  # type: ignore[arg-type]
+    path = a_then_b.save(tmp_path / "model")
+    (path / "context_vectors.npy").unlink()
+    old = Recommender.from_directory(path)
+    assert old.relations == ("similar",) and len(old.recommend("c0", k=3)) == 2
+    with pytest.raises(ConfigError, match="needs output"):
+        old.for_session(["c0"], relation="next")
+
+
+def test_export_next_writes_dot_products(a_then_b: ItemVectors, mlflow_store: str, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    model = a_then_b.save(tmp_path / "model")
+    result = subprocess.run(
+        [sys.executable, "-m", "recsys.cli", "export-neighbours", "--model", str(model), "--k", "3",
+         "--relation", "next", "--out", str(tmp_path / "next.parquet")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    frame = pl.read_parquet(tmp_path / "next.parquet")
+    assert frame.height == 90 and frame.filter(pl.col("item_id") == pl.col("neighbour_id")).height == 0
+    assert frame.filter((pl.col("item_id") == "c0") & (pl.col("rank") == 1))["neighbour_id"].item() == "c1"
+    rows = [_row(a_then_b, item) for item in frame["item_id"]]
+    neighbours = [_row(a_then_b, item) for item in frame["neighbour_id"]]
+    dots = np.einsum("ij,ij->i", a_then_b.vectors[rows], a_then_b.context_vectors[neighbours])
+    np.testing.assert_allclose(frame["score"].to_numpy(), dots, rtol=1e-4, atol=1e-5)
+
+
+def test_hnsw_for_next_reaches_the_target_recall() -> None:
+    """Clustered input vectors whose output vectors sit in another cluster: "next" crosses clusters."""
+    from recsys import Recommender
+    from recsys.index import recall_at_k
+
+    rng = np.random.default_rng(0)
+    n_items, n_clusters, dim = 3000, 30, 32
+    centres = rng.normal(size=(n_clusters, dim)).astype(np.float32)
+    cluster = rng.integers(0, n_clusters, size=n_items)
+    inputs = centres[cluster] + 0.3 * rng.normal(size=(n_items, dim)).astype(np.float32)
+    scale = rng.uniform(0.5, 2.0, size=(n_items, 1)).astype(np.float32)  # unequal norms: not a cosine search
+    outputs = scale * (centres[(cluster + 1) % n_clusters] + 0.3 * rng.normal(size=(n_items, dim)).astype(np.float32))
+    vectors = ItemVectors(
+        item_ids=tuple(f"i{i}" for i in range(n_items)),
+        vectors=inputs,
+        counts=np.ones(n_items, dtype=np.int64),
+        config=CONFIG,
+        context_vectors=outputs,
+    )
+    recommender = Recommender(vectors, index="hnsw").prepare(relations=["next"])
+    report = recommender.ann_reports["next"]
+    assert recommender.ann_report is report and "similar" not in recommender.ann_reports
+    assert report.recall_at_10 >= 0.98
+    queries = rng.choice(n_items, size=200, replace=False)
+    approx = recommender.recommend_many([f"i{q}" for q in queries], k=10, relation="next")
+    truth = np.argsort(-(inputs[queries] @ outputs.T + np.where(np.eye(n_items, dtype=bool)[queries], -np.inf, 0)),
+                       axis=1)[:, :10]
+    found = np.array([[int(item[1:]) for item in row] for row in approx.item_ids])
+    assert recall_at_k(found, truth) >= 0.98

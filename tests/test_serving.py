@@ -207,3 +207,23 @@ def test_reload_swaps_to_the_alias_without_losing_requests(
     assert failures == [] and all(status == 200 for status, _ in answers)
     assert {tuple(ids) for _, ids in answers} <= {tuple(before), tuple(after)}
     assert answers[0][1] == before and answers[-1][1] == after
+
+
+def test_relation_parameter(client: httpx.Client, vectors: ItemVectors) -> None:
+    recommender = Recommender(vectors)
+    for relation in ("next", "similar"):
+        body = client.get("/similar/a1", params={"k": 5, "relation": relation}).json()
+        expected = recommender.recommend("a1", k=5, relation=relation)
+        assert [r["item_id"] for r in body["recommendations"]] == list(expected.item_ids)
+        assert [r["score"] for r in body["recommendations"]] == pytest.approx(expected.scores.tolist(), abs=1e-4)
+    batch = client.post("/similar", json={"item_ids": ["a1"], "k": 3, "relation": "next"}).json()
+    assert [r["item_id"] for r in batch["results"][0]["recommendations"]] == list(
+        recommender.recommend("a1", k=3, relation="next").item_ids
+    )
+    session = client.post("/session", json={"items": ["a1", "a2"], "k": 3, "relation": "next"}).json()
+    assert [r["item_id"] for r in session["recommendations"]] == list(
+        recommender.for_session(["a1", "a2"], k=3, relation="next").item_ids
+    )
+    assert client.get("/similar/a1", params={"relation": "bogus"}).status_code == 422
+    assert client.post("/similar", json={"item_ids": ["a1"], "relation": "bogus"}).status_code == 422
+    assert client.post("/session", json={"items": ["a1"], "relation": "bogus"}).status_code == 422

@@ -16,15 +16,12 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from recsys.config import Item2VecConfig, Relation
+from recsys.config import NEXT_SESSION_DECAY, Item2VecConfig, Relation
 from recsys.errors import ConfigError
 from recsys.index import normalize_rows
 from recsys.item2vec import ItemVectors, train
 
 __all__ = ["Method", "EmbeddingMethod", "Item2VecMethod", "session_matrix", "recency_weights"]
-
-NEXT_SESSION_DECAY = 0.5
-"""Weight ratio between an item of a session and the item after it, for "next"."""
 
 _SCORE_CHUNK = 1024
 """Items scored per call of :meth:`Method.score` in the default session scoring."""
