@@ -37,10 +37,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import polars as pl  # noqa: E402
 
 from _common import write_results  # noqa: E402
-from recsys.config import Item2VecConfig, PipelineConfig, load_pipeline_config  # noqa: E402
+from recsys.config import Item2VecConfig, load_pipeline_config  # noqa: E402
 from recsys.data.synthetic import write_playlists  # noqa: E402
 from recsys.data.synthetic_events import EventsSynthConfig, write_events  # noqa: E402
 from recsys.evaluation.cases import build_cases  # noqa: E402
@@ -52,21 +51,27 @@ from recsys.pipeline import PreparedData, prepare  # noqa: E402
 _RECIPE = """
 import json, sys, time
 from gensim.models import Word2Vec
-path, epochs, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+path, options = sys.argv[1], json.loads(sys.argv[2])
 started = time.perf_counter()
 with open(path, encoding="utf-8") as handle:
     sentences = [line.split() for line in handle]
 parsed, cpu = time.perf_counter(), time.process_time()
-Word2Vec(sentences=sentences, vector_size=64, window=5, negative=10, ns_exponent=0.75, sample=1e-3,
-         epochs=epochs, min_count=1, sg=1, hs=0, alpha=0.025, min_alpha=0.0001, seed=42, workers=workers)
+Word2Vec(sentences=sentences, hs=0, **options)
 done = time.perf_counter()
 print(json.dumps({"parse_seconds": parsed - started, "train_seconds": done - parsed,
                   "train_cpu_seconds": time.process_time() - cpu}))
 """
 
 
+_HYPERPARAMETERS = ("vector_size", "window", "negative", "ns_exponent", "sample", "min_count", "sg", "alpha",
+                    "min_alpha", "shrink_windows", "seed")
+"""Options the recipe passes to gensim with the pipeline's values (``Item2VecConfig`` defaults)."""
+
+
 def _recipe(corpus: Path, epochs: int, workers: int) -> dict[str, float]:
-    done = subprocess.run([sys.executable, "-c", _RECIPE, str(corpus), str(epochs), str(workers)],
+    defaults = Item2VecConfig().model_dump()
+    options = {name: defaults[name] for name in _HYPERPARAMETERS} | {"epochs": epochs, "workers": workers}
+    done = subprocess.run([sys.executable, "-c", _RECIPE, str(corpus), json.dumps(options)],
                           capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -128,7 +133,7 @@ def _modes(prepared: PreparedData, workers: int, sizes: list[int]) -> list[dict[
     return rows
 
 
-def _quality(config: PipelineConfig, prepared: PreparedData, workers: int, epochs: int) -> list[dict[str, object]]:
+def _quality(prepared: PreparedData, workers: int, epochs: int) -> list[dict[str, object]]:
     """HR@10 of in-memory and corpus_file training on the same split, two seeds each."""
     cases = build_cases(prepared.test, "next_item")
     rows = []
@@ -164,17 +169,16 @@ def main() -> None:
             write_events(path, EventsSynthConfig(n_events=size))
         return path
 
-    def prepared_for(path: Path, scratch: Path) -> tuple[PipelineConfig, PreparedData]:
-        config = load_pipeline_config(base={"data": {"path": str(path), "format": "events", "name": "bench",
-                                                     "cache_dir": str(scratch / "cache")}})
-        return config, prepare(config)
+    def prepared_for(path: Path, scratch: Path) -> PreparedData:
+        return prepare(load_pipeline_config(base={"data": {"path": str(path), "format": "events", "name": "bench",
+                                                           "cache_dir": str(scratch / "cache")}}))
 
     results: dict[str, object] = {"events": args.events, "epochs": args.epochs, "workers": args.workers,
                                   "baselines": args.baselines}
     with tempfile.TemporaryDirectory(dir=args.data_dir) as scratch_name:
         scratch = Path(scratch_name)
         events = events_file(args.events)
-        _, prepared = prepared_for(events, scratch)
+        prepared = prepared_for(events, scratch)
         corpus = write_playlists(prepared.train, scratch / "train.txt")
         results["train_words"] = int(prepared.train["items"].list.len().sum())
         _warm_store(scratch)
@@ -199,8 +203,7 @@ def main() -> None:
         if "modes" in args.parts:
             results["modes"] = _modes(prepared, args.workers, args.mode_sizes)
         if "quality" in args.parts:
-            small_config, small = prepared_for(events_file(args.quality_events), scratch)
-            results["quality"] = _quality(small_config, small, args.workers, args.epochs)
+            results["quality"] = _quality(prepared_for(events_file(args.quality_events), scratch), args.workers, args.epochs)
     path = write_results("train" if len(args.parts) == 3 else "train_" + "_".join(args.parts), results)
     print(f"wrote {path}")
 
