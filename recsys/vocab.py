@@ -68,8 +68,3 @@ class Vocabulary:
             return np.fromiter((self.row(i) for i in item_ids), dtype=np.int64)
         get = self._index.get
         return np.fromiter((get(i, -1) for i in item_ids), dtype=np.int64)
-
-    def ids_of(self, rows: np.ndarray) -> np.ndarray:
-        """Return the ids of ``rows`` as an object array of the same shape."""
-        table = np.asarray(self._ids, dtype=object)
-        return table[np.asarray(rows, dtype=np.int64)]

@@ -21,7 +21,6 @@ __all__ = [
     "SEQUENCES_SCHEMA",
     "check_sequences",
     "check_metadata",
-    "empty_sequences",
 ]
 
 EVENTS_SCHEMA: dict[str, pl.DataType] = {
@@ -33,11 +32,6 @@ SEQUENCES_SCHEMA: dict[str, pl.DataType] = {
     "sequence_id": pl.String(),
     "items": pl.List(pl.String()),
 }
-
-
-def empty_sequences() -> pl.DataFrame:
-    """Return a sequences frame with no rows and the contract's schema."""
-    return pl.DataFrame(schema=SEQUENCES_SCHEMA)
 
 
 def check_sequences(sequences: pl.DataFrame, *, source: str | Path | None = None) -> pl.DataFrame:
