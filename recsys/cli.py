@@ -141,7 +141,8 @@ def _print_examples(result: Any, count: int) -> None:
             row = recommender.metadata.filter(recommender.metadata["item_id"] == item)
             if row.height:
                 label += "  " + " | ".join(str(v) for v in row.row(0)[1:])
-        click.echo(f"\ntop-5 neighbours of {label}")
+        relation = recommender.item_vectors.default_relation
+        click.echo(f"\ntop-5 neighbours of {label} (relation {relation!r})")
         click.echo(_table(recommender.recommend_frame(item, k=5)))
 
 
