@@ -33,6 +33,7 @@ from recsys import tracking
 from recsys.config import Item2VecConfig, PipelineConfig, Relation, load_pipeline_config, read_toml, validate_config
 from recsys.data.split import next_item_pairs, random_split
 from recsys.errors import ConfigError
+from recsys.evaluation.cases import train_validation_split
 from recsys.evaluation.methods import Item2VecMethod
 from recsys.evaluation.protocol import evaluate_method
 from recsys.item2vec import train
@@ -277,7 +278,9 @@ def run_sweep(
     started = time.perf_counter()
     say(f"reading {pipeline.data.path}")
     prepared = prepare(pipeline)
-    tune_train, validation = random_split(prepared.train, test_fraction=sweep.validation_fraction, seed=sweep.seed)
+    tune_train, validation = train_validation_split(
+        prepared.train, validation_fraction=sweep.validation_fraction, seed=sweep.seed
+    )
     if sweep.sample_fraction < 1.0:
         _, tune_train = random_split(tune_train, test_fraction=sweep.sample_fraction, seed=sweep.seed + 1)
     pairs = next_item_pairs(validation).select("query_id", "target_id")
