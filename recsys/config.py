@@ -110,6 +110,13 @@ class Item2VecConfig(_Config):
     """Sample the effective window uniformly from 1..window for each item, as
     word2vec does. Ignored (false) when ``whole_sequence`` is true."""
 
+    context: Literal["symmetric", "forward"] = "symmetric"
+    """Which neighbours an item learns to predict. ``symmetric``: the items
+    up to ``window`` before and after it (gensim's skip-gram); ``forward``:
+    only the ``window`` items after it, the one at distance ``d`` weighted
+    ``1 / d`` (:mod:`recsys.directional`), so that "next" tells what comes
+    after an item from what comes before it."""
+
     whole_sequence: bool = False
     """item2vec mode: every pair of items in a sequence is a context pair
     (window = longest sequence, no window shrinking), as for sets of items

@@ -25,7 +25,7 @@ from gensim.models.callbacks import CallbackAny2Vec
 from recsys.config import Item2VecConfig, Relation
 from recsys.data._schema import check_sequences
 from recsys.errors import DataError, ModelLoadError
-from recsys.vocab import Vocabulary
+from recsys.vocab import Vocabulary, item_frequencies
 
 __all__ = ["ItemVectors", "EpochReport", "train", "effective_workers", "corpus_mode", "CORPUS_FILE_MIN_WORDS"]
 
@@ -234,18 +234,6 @@ def corpus_mode(config: Item2VecConfig, n_words: int) -> Literal["memory", "file
     return "file" if several and n_words >= CORPUS_FILE_MIN_WORDS else "memory"
 
 
-def _vocabulary(sequences: pl.DataFrame) -> pl.DataFrame:
-    """``item_id, count`` of every item, most frequent first (ties by id), and a ``token`` per row."""
-    return (
-        sequences.select(pl.col("items").explode().alias("item_id"))
-        .group_by("item_id")
-        .len("count")
-        .sort(["count", "item_id"], descending=[True, False])
-        .with_row_index("token")
-        .with_columns(pl.col("token").cast(pl.String))
-    )
-
-
 def _write_corpus_file(sequences: pl.DataFrame, vocabulary: pl.DataFrame, path: Path) -> None:
     """Write sequences as gensim's LineSentence text: one line each, item tokens separated by spaces.
 
@@ -307,8 +295,10 @@ def train(
     n_words = int(lengths.sum())
     window = max(int(lengths.max()), 1) if config.whole_sequence else config.window
     workers = effective_workers(config)
+    if config.context == "forward":
+        return _train_forward(sequences, config.model_copy(update={"window": window}), workers, on_epoch)
     mode = corpus_mode(config, n_words)
-    vocabulary = _vocabulary(sequences)
+    vocabulary = item_frequencies(sequences).with_columns(pl.col("token").cast(pl.String))
     callback = _EpochCallback(on_epoch, words=n_words, with_loss=workers == 1)
     model = Word2Vec(
         vector_size=config.vector_size,
@@ -353,4 +343,27 @@ def train(
         config=config,
         context_vectors=np.asarray(model.syn1neg, dtype=np.float32).copy(),
         epochs=tuple(callback.reports),
+    )
+
+
+def _train_forward(
+    sequences: pl.DataFrame, config: Item2VecConfig, workers: int, on_epoch: Callable[[EpochReport], None] | None
+) -> ItemVectors:
+    """``context="forward"``: the compiled forward-window trainer of :mod:`recsys.directional`."""
+    from recsys.directional import train_forward
+
+    frequencies = item_frequencies(sequences).filter(pl.col("count") >= config.min_count)
+    if frequencies.height == 0:
+        raise DataError(
+            f"no item occurs at least min_count={config.min_count} times",
+            fix="lower min_count or provide more sequences",
+        )
+    vectors, context, reports = train_forward(sequences, frequencies, config, workers=workers, on_epoch=on_epoch)
+    return ItemVectors(
+        item_ids=tuple(frequencies["item_id"].to_list()),
+        vectors=vectors,
+        counts=frequencies["count"].to_numpy().astype(np.int64),
+        config=config,
+        context_vectors=context,
+        epochs=tuple(reports),
     )
