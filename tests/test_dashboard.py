@@ -88,10 +88,6 @@ def browser():
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1440, "height": 900})
-    # MLflow opens its assistant panel on a first visit to a local server; a returning user has closed it
-    context.add_init_script(
-        "localStorage.setItem('mlflow.assistant.fab.autoOpenedOnFirstLoad', JSON.stringify({version: 1, value: true}))"
-    )
     yield context.new_page()
     context.close()
 
