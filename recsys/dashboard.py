@@ -54,7 +54,7 @@ def start_ui(*, host: str = "127.0.0.1", port: int = 5000, tracking_uri: str | N
         **os.environ,
         "MLFLOW_LOGGING_LEVEL": os.environ.get("MLFLOW_LOGGING_LEVEL", "WARNING"),
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",  # GenAI job workers: a dozen processes we do not use
-        "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", "ignore::DeprecationWarning"),
+        "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", "ignore"),  # the server's own deprecation notes
     }
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
