@@ -46,6 +46,7 @@ __all__ = [
     "Figure",
     "Example",
     "QualityRow",
+    "quality_rows",
     "log_training_report",
     "log_sweep_report",
     "render",
