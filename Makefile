@@ -27,8 +27,8 @@ test-all: $(STAMP)
 	PYTHONHASHSEED=0 $(BIN)/python -m pytest -q -m "slow or realdata or not slow"
 
 test-browser: $(STAMP)
-	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
-	PYTHONHASHSEED=0 $(BIN)/python -m pytest -q -m browser tests/test_dashboard.py
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+	PYTHONHASHSEED=0 $(BIN)/python -m pytest -q tests/test_dashboard.py
 
 sweep: $(STAMP) data/playlists.txt data/metadata.csv
 	PYTHONHASHSEED=0 $(BIN)/recsys sweep --config pipelines/configs/sweep.toml

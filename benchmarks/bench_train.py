@@ -93,10 +93,9 @@ def _pipeline(events: Path, scratch: Path, epochs: int, workers: int, baselines:
     mlflow.set_tracking_uri(store)
     metrics = mlflow.MlflowClient().get_run(run_id).data.metrics
     stages = {name: float(value) for name, value in re.findall(r"(\w+) ([\d.]+) s", summary.split(";")[0])}
-    hr_name = next(name for name in sorted(metrics) if re.fullmatch(r"(item2vec[^.]*\.)?hr_at_10", name))
     return {"wall_seconds": wall, "cpu_seconds": cpu, "stages": stages, "summary": summary,
-            "train_cpu_seconds": metrics["stage.train.cpu_seconds"], "hr_at_10": metrics[hr_name],
-            "peak_rss_mb": max(v for k, v in metrics.items() if k.endswith(".peak_rss_mb"))}
+            "train_cpu_seconds": metrics["stages/train_cpu_seconds"], "hr_at_10": metrics["hr_at_10"],
+            "peak_rss_mb": max(v for k, v in metrics.items() if k.endswith("_peak_rss_mb"))}
 
 
 def _children_cpu() -> float:

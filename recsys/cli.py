@@ -98,7 +98,7 @@ def _print_results(result: Any) -> None:
 
     results: list[MethodResult] = result.results
     families = ("hr", "ndcg", "mrr", "coverage")
-    ks = sorted({int(n.rpartition("_at_")[2]) for n in results[0].metrics if n.startswith("hr_at_")})
+    ks = sorted({int(k) for n in results[0].metrics if n.startswith("hr_at_") and (k := n[len("hr_at_"):]).isdigit()})
     k = 10 if 10 in ks else ks[0]
     names = [f"{family}_at_{k}" for family in families] + [f"hr_at_{other}" for other in ks if other != k]
     width = max(len(r.method) for r in results)
@@ -379,12 +379,15 @@ def sweep(config_path: Path, budget_minutes: float | None, trials: int | None,
 @main.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
+@click.option("--experiment", default=None, help="Experiment to link to (default: the one of the latest run).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the experiment's runs in the web browser.")
 @_friendly_errors
-def ui(port: int, host: str) -> None:
-    """Start the MLflow UI on the project's store; Ctrl-C stops it (the whole process group)."""
+def ui(port: int, host: str, experiment: str | None, open_browser: bool) -> None:
+    """Start the MLflow UI on the project's store and print the address of an experiment's runs;
+    Ctrl-C stops it (the whole process group)."""
     from recsys.dashboard import run_ui
 
-    run_ui(host=host, port=port, echo=click.echo)
+    run_ui(host=host, port=port, experiment=experiment, open_browser=open_browser, echo=click.echo)
 
 
 # ----------------------------------------------------------------- evaluate

@@ -1,11 +1,15 @@
 """The experiment dashboard: the MLflow UI on the project's store, on loopback.
 
 ``mlflow server`` starts worker processes of its own, so it runs in a new
-process group and is stopped as a group.
+process group and is stopped as a group. MLflow's own start page is its
+GenAI home; :func:`landing_url` gives the address of an experiment's runs
+table in the model-training view instead, which ``recsys ui`` prints (and
+opens with ``--open``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,13 +17,18 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 
 from recsys.errors import RecsysError
 from recsys.tracking import artifact_root, default_tracking_uri
 
-__all__ = ["start_ui", "stop_ui", "wait_until_up", "run_ui"]
+__all__ = ["start_ui", "stop_ui", "wait_until_up", "landing_url", "run_ui"]
+
+RUNS_VIEW = "runs?workflowType=machine_learning"
+"""The experiment page's runs table in the model-training view (MLflow reads the
+view from this query parameter; without it, it opens in its GenAI view)."""
 
 
 def start_ui(*, host: str = "127.0.0.1", port: int = 5000, tracking_uri: str | None = None) -> subprocess.Popen[bytes]:
@@ -36,7 +45,8 @@ def start_ui(*, host: str = "127.0.0.1", port: int = 5000, tracking_uri: str | N
     """
     uri = tracking_uri or default_tracking_uri()
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
-               "--host", host, "--port", str(port), "--workers", "1"]
+               "--host", host, "--port", str(port), "--workers", "1",
+               "--uvicorn-opts", "--no-access-log --log-level warning"]  # keep the printed address readable
     root = artifact_root(uri)
     if root:
         command += ["--default-artifact-root", root]
@@ -44,6 +54,7 @@ def start_ui(*, host: str = "127.0.0.1", port: int = 5000, tracking_uri: str | N
         **os.environ,
         "MLFLOW_LOGGING_LEVEL": os.environ.get("MLFLOW_LOGGING_LEVEL", "WARNING"),
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",  # GenAI job workers: a dozen processes we do not use
+        "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", "ignore"),  # the server's own deprecation notes
     }
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
@@ -104,8 +115,74 @@ def _wait_group_gone(group: int, timeout: float) -> None:
         pass
 
 
-def run_ui(*, host: str = "127.0.0.1", port: int = 5000, echo: Callable[[str], None] = print) -> None:
-    """Start the UI, print its address, and stop it cleanly on Ctrl-C or SIGTERM."""
+def _post(url: str, payload: dict[str, object]) -> dict[str, object]:
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def landing_url(url: str, *, experiment: str | None = None) -> tuple[str, str | None]:
+    """The address of an experiment's runs table in MLflow's model-training view.
+
+    Parameters
+    ----------
+    url
+        The running UI (``http://127.0.0.1:5000``).
+    experiment
+        Experiment name; default: the experiment of the most recent run.
+
+    Returns
+    -------
+    address, name
+        The address, and the experiment's name; without any run (and no
+        ``experiment``), the experiments list and None.
+
+    Raises
+    ------
+    RecsysError
+        If ``experiment`` does not exist in the store.
+    """
+    api = f"{url}/api/2.0/mlflow"
+    found = _post(f"{api}/experiments/search", {"max_results": 1000})
+    experiments = {e["name"]: e["experiment_id"] for e in found.get("experiments", [])}  # type: ignore[union-attr]
+    if experiment is not None:
+        if experiment not in experiments:
+            known = ", ".join(sorted(experiments)) or "none"
+            raise RecsysError(f"no experiment named {experiment!r} in the store; experiments: {known}")
+        return f"{url}/#/experiments/{experiments[experiment]}/{RUNS_VIEW}", experiment
+    latest = _post(f"{api}/runs/search", {
+        "experiment_ids": list(experiments.values()), "order_by": ["attributes.start_time DESC"], "max_results": 1,
+    }).get("runs", [])
+    if not latest:
+        return f"{url}/#/experiments?workflowType=machine_learning", None
+    experiment_id = latest[0]["info"]["experiment_id"]  # type: ignore[index]
+    name = next(n for n, i in experiments.items() if i == experiment_id)
+    return f"{url}/#/experiments/{experiment_id}/{RUNS_VIEW}", name
+
+
+def run_ui(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    experiment: str | None = None,
+    open_browser: bool = False,
+    echo: Callable[[str], None] = print,
+) -> None:
+    """Start the UI, print the address of the experiment's runs, and stop cleanly on Ctrl-C or SIGTERM.
+
+    Parameters
+    ----------
+    host, port
+        Where the UI listens.
+    experiment
+        The experiment to link to (default: the one of the most recent run).
+    open_browser
+        Also open the address in the default web browser.
+    echo
+        Prints a line.
+    """
     process = start_ui(host=host, port=port)
     url = f"http://{host}:{port}"
     # Ctrl-C must stop the UI even where SIGINT was ignored by whoever started us
@@ -114,6 +191,13 @@ def run_ui(*, host: str = "127.0.0.1", port: int = 5000, echo: Callable[[str], N
     try:
         wait_until_up(url, process=process)
         echo(f"MLflow UI for {default_tracking_uri()} at {url} (Ctrl-C stops it)")
+        address, name = landing_url(url, experiment=experiment)
+        if name is None:
+            echo(f"no runs yet (`make demo` logs one); experiments: {address}")
+        else:
+            echo(f"runs of experiment {name!r}: {address}")
+        if open_browser and not webbrowser.open(address):
+            echo("no web browser found to open it; open the address above")
         process.wait()
     except KeyboardInterrupt:
         echo("stopping the MLflow UI")

@@ -31,7 +31,7 @@ from recsys.evaluation.protocol import MethodResult, evaluate_methods, item_popu
 from recsys.item2vec import EpochReport, ItemVectors, corpus_mode, effective_workers, train
 from recsys.progress import Progress, Task
 from recsys.resources import StageRecord, StageTimer
-from recsys import tracking
+from recsys import run_report, tracking
 from recsys.plots import metric_at_k_figure
 
 __all__ = ["PreparedData", "TrainingResult", "prepare", "run_training"]
@@ -303,21 +303,16 @@ def run_training(
                 n_catalogue=len(vectors),
                 batch_size=config.evaluation.batch_size,
                 popularity=item_popularity(prepared.train),
+                bootstrap_resamples=config.evaluation.bootstrap_resamples,
+                seed=config.evaluation.seed,
                 exclude_seen=config.evaluation.exclude_seen,
             )
             task.advance()
         with stages.stage("log"):
-            tracking.log_results(results, primary=results[0].method)
+            k = config.evaluation.headline_k
+            tracking.log_results(results, primary=results[0].method, headline_k=k)
             mlflow.set_tag("default_relation", vectors.default_relation)
             tracking.log_figure(metric_at_k_figure(results), "plots/metric_at_k.png")
-            headline = results[0].metrics
-            k = config.evaluation.headline_k
-            mlflow.set_tag(
-                "mlflow.note.content",
-                f"{results[0].method} on {config.data.name}: hr_at_{k}={headline[f'hr_at_{k}']:.4f}, "
-                f"ndcg_at_{k}={headline[f'ndcg_at_{k}']:.4f}; window={config.item2vec.window}, "
-                f"vector_size={config.item2vec.vector_size}, epochs={config.item2vec.epochs}",
-            )
             model_uri, promoted, champion_value = None, False, None
             if config.tracking.log_model:
                 say("logging the model to MLflow")
@@ -325,6 +320,9 @@ def run_training(
                 model_uri = tracking.log_model(vectors, metadata=prepared.metadata, registered_model=registered)
                 if registered:
                     promoted, champion_value = tracking.promote_champion(registered, run.info.run_id, metric=f"hr_at_{k}")
+            say("writing the run report")
+            run_report.log_training_report(config, prepared, vectors, results, train_seconds=train_seconds,
+                                           promoted=promoted, champion_value=champion_value)
         mlflow.log_metrics(stages.metrics())
     return TrainingResult(
         run_id=run.info.run_id,
@@ -358,7 +356,7 @@ def _epoch_progress(
 def _log_training(config: PipelineConfig, prepared: PreparedData, vectors: ItemVectors, seconds: float) -> None:
     """Log training time, the workers and corpus mode actually used, and the epochs."""
     n_words = int(prepared.train["items"].list.len().sum())
-    mlflow.log_metrics({"train_seconds": seconds, "train_workers": float(effective_workers(config.item2vec))})
+    mlflow.log_metrics({"train_seconds": seconds, "training/workers": float(effective_workers(config.item2vec))})
     mlflow.set_tag("train.corpus", corpus_mode(config.item2vec, n_words))
     tracking.log_epochs(vectors.epochs)
 

@@ -1,4 +1,4 @@
-"""Matplotlib figures logged with runs: loss, metric@k, sweep heatmaps, item maps.
+"""Matplotlib figures logged with runs: loss, metric@k, sweep heatmaps, item maps, data distributions.
 
 Every function returns a :class:`matplotlib.figure.Figure` (Agg backend, no
 screen needed); the caller logs it with ``mlflow.log_figure`` and closes it.
@@ -26,6 +26,9 @@ __all__ = [
     "heatmap_figure",
     "metric_vs_param_figure",
     "projection_figure",
+    "sequence_length_figure",
+    "item_popularity_figure",
+    "coverage_popularity_figure",
 ]
 
 
@@ -167,5 +170,59 @@ def projection_figure(
     axis.set_title(f"item vectors, PCA ({len(rows):,} of {n:,} items)" + (f", coloured by {field}" if field else ""))
     axis.set_xticks([])
     axis.set_yticks([])
+    figure.tight_layout()
+    return figure
+
+
+def sequence_length_figure(lengths: np.ndarray) -> Figure:
+    """Histogram of sequence lengths (items per training sequence), log-scaled counts."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    if lengths.size:
+        top = int(np.percentile(lengths, 99.5))
+        bins = np.arange(lengths.min(), max(top, int(lengths.min())) + 2) if top < 80 else 60
+        axis.hist(np.minimum(lengths, top + 1), bins=bins, color="C0", alpha=0.85)
+        axis.axvline(float(np.median(lengths)), color="C3", linestyle="--", label=f"median {np.median(lengths):g}")
+        axis.legend(fontsize=8)
+    axis.set_yscale("log")
+    axis.set_xlabel("items per sequence (the top 0.5% in the last bin)")
+    axis.set_ylabel("sequences")
+    axis.set_title("sequence lengths (training sequences)")
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def item_popularity_figure(counts: np.ndarray) -> Figure:
+    """Item occurrences against popularity rank, log-log (a straight line is a power law)."""
+    ranked = np.sort(np.asarray(counts, dtype=np.int64))[::-1]
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    if ranked.size:
+        axis.loglog(np.arange(1, ranked.size + 1), np.maximum(ranked, 1), color="C0")
+    axis.set_xlabel("item popularity rank")
+    axis.set_ylabel("occurrences in training")
+    axis.set_title("item popularity (long tail)")
+    axis.grid(alpha=0.3, which="both")
+    figure.tight_layout()
+    return figure
+
+
+def coverage_popularity_figure(results: Sequence[MethodResult], k: int) -> Figure:
+    """Catalogue coverage against the mean popularity percentile of the recommendations, one point per method."""
+    figure, axis = plt.subplots(figsize=(6, 3.8))
+    for index, result in enumerate(results):
+        coverage = result.metrics.get(f"coverage_at_{k}")
+        popularity = result.metrics.get(f"popularity_at_{k}")
+        if coverage is None or popularity is None:
+            continue
+        axis.scatter([coverage], [popularity], s=60, color=f"C{index}", zorder=3)
+        axis.annotate(result.method, (coverage, popularity), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    axis.set_xlim(-0.02, 1.05)
+    axis.set_ylim(0, 105)
+    axis.axhline(50, color="grey", linestyle=":", linewidth=1)
+    axis.set_xlabel(f"catalogue coverage@{k} (share of items ever recommended)")
+    axis.set_ylabel(f"popularity percentile@{k}")
+    axis.set_title("coverage and popularity bias (lower right: diverse, long tail)")
+    axis.grid(alpha=0.3)
     figure.tight_layout()
     return figure

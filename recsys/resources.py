@@ -86,7 +86,7 @@ class StageTimer:
     >>> with timer.stage("train"):
     ...     pass
     >>> sorted(timer.metrics())
-    ['stage.train.cpu_seconds', 'stage.train.peak_rss_mb', 'stage.train.seconds']
+    ['stages/train_cpu_seconds', 'stages/train_peak_rss_mb', 'stages/train_seconds']
     """
 
     def __init__(self) -> None:
@@ -129,12 +129,13 @@ class StageTimer:
         return dict(sorted(merged.items(), key=lambda item: rank.get(item[0], len(rank))))
 
     def metrics(self) -> dict[str, float]:
-        """``stage.<name>.seconds``, ``.cpu_seconds`` and ``.peak_rss_mb`` of every stage, for MLflow."""
+        """``stages/<name>_seconds``, ``_cpu_seconds`` and ``_peak_rss_mb`` of every stage, for MLflow
+        (the ``stages/`` prefix makes them one chart section in the MLflow UI)."""
         metrics: dict[str, float] = {}
         for name, record in self.totals().items():
-            metrics[f"stage.{name}.seconds"] = record.seconds
-            metrics[f"stage.{name}.cpu_seconds"] = record.cpu_seconds
-            metrics[f"stage.{name}.peak_rss_mb"] = record.peak_rss_mb
+            metrics[f"stages/{name}_seconds"] = record.seconds
+            metrics[f"stages/{name}_cpu_seconds"] = record.cpu_seconds
+            metrics[f"stages/{name}_peak_rss_mb"] = record.peak_rss_mb
         return metrics
 
     def summary(self) -> str:

@@ -36,6 +36,9 @@ from recsys.item2vec import EpochReport, ItemVectors
 from recsys.pyfunc import METADATA_ARTIFACT, VECTORS_ARTIFACT
 
 __all__ = [
+    "HEADLINE_FAMILIES",
+    "headline_metrics",
+    "experiment_description",
     "default_tracking_uri",
     "use_tracking_uri",
     "experiment_id",
@@ -57,6 +60,20 @@ __all__ = [
 
 MODEL_NAME = "model"
 """Artifact name of the logged pyfunc model within a run."""
+
+HEADLINE_FAMILIES = ("hr", "ndcg", "mrr", "coverage")
+"""Metric families logged bare at the headline k (``hr_at_10``...): the run's headline.
+
+Every other metric name has a section prefix ending in ``/`` (``popular/hr_at_20``,
+``data/n_items``), which is how the MLflow UI groups a run's charts into sections;
+the bare names land in its "Model metrics" section.
+"""
+
+
+def headline_metrics(metrics: Mapping[str, float], k: int) -> dict[str, float]:
+    """The headline subset of ``metrics``: ``hr_at_k``, ``ndcg_at_k``, ``mrr_at_k``, ``coverage_at_k``."""
+    names = (f"{family}_at_{k}" for family in HEADLINE_FAMILIES)
+    return {name: metrics[name] for name in names if name in metrics}
 
 
 def default_tracking_uri(root: Path | None = None) -> str:
@@ -85,16 +102,38 @@ def artifact_root(tracking_uri: str) -> str | None:
 
 
 def experiment_id(name: str) -> str:
-    """Return the id of experiment ``name``, creating it (artifacts beside the store) if needed."""
+    """Return the id of experiment ``name``, creating it (artifacts beside the store) if needed.
+
+    The experiment gets a description (:func:`experiment_description`) if it has none.
+    """
     client = mlflow.MlflowClient()
     existing = client.get_experiment_by_name(name)
     if existing is not None:
+        if "mlflow.note.content" not in existing.tags:
+            client.set_experiment_tag(existing.experiment_id, "mlflow.note.content", experiment_description(name))
         return existing.experiment_id
     root = artifact_root(mlflow.get_tracking_uri())
     location = f"{root}/{name}" if root else None
     # "custom_model_development" makes the MLflow UI open on training runs rather than GenAI traces
     return client.create_experiment(
-        name, artifact_location=location, tags={"mlflow.experimentKind": "custom_model_development"}
+        name,
+        artifact_location=location,
+        tags={"mlflow.experimentKind": "custom_model_development", "mlflow.note.content": experiment_description(name)},
+    )
+
+
+def experiment_description(name: str) -> str:
+    """What the runs of experiment ``name`` are, as Markdown for the MLflow UI's experiment description."""
+    return (
+        f"**recsys item2vec runs on the `{name}` dataset.** A training run learns item vectors "
+        "(gensim skip-gram with negative sampling) on the training sequences, evaluates them on held-out "
+        "sequences against the baselines, logs the model and a report: open a run, then "
+        "*Artifacts > report.html* for the quality table with intervals, the curves and example "
+        "recommendations. Headline metrics are bare (`hr_at_10`, `ndcg_at_10`, `mrr_at_10`, "
+        "`coverage_at_10`, `train_seconds`); the rest are in chart sections: one per method "
+        "(`item2vec-next/`, `popular/`, ...), `data/`, `training/`, `stages/`. A sweep is a parent run "
+        "(tag `sweep`) with one nested run per trial (validation metrics) and the retrained best "
+        "configuration (tag `sweep_role=best`); `recsys evaluate` logs one run per method (tag `method`)."
     )
 
 
@@ -138,7 +177,8 @@ def log_dataset(
     train_sequences: pl.DataFrame,
     digest: str | None = None,
 ) -> str:
-    """Log the dataset (name, path, content digest) as a run input and its counts as metrics.
+    """Log the dataset (name, path, content digest) as a run input and its counts as metrics
+    (``data/n_events``, ``data/n_items``...).
 
     ``digest`` is the input file's content digest when already computed
     (hashing a large file twice costs seconds).
@@ -157,7 +197,7 @@ def log_dataset(
         )
     mlflow.log_input(dataset, context="training")
     mlflow.set_tags({"dataset": config.data.name, "dataset.digest": digest, "dataset.path": str(config.data.path)})
-    mlflow.log_metrics({f"n_{key}": float(value) for key, value in counts.items()})
+    mlflow.log_metrics({f"data/n_{key}": float(value) for key, value in counts.items()})
     return digest
 
 
@@ -178,28 +218,32 @@ def log_prepared(sources: Iterable[PreparedSequences]) -> None:
         )
 
 
-def log_results(results: Iterable[MethodResult], *, primary: str) -> None:
-    """Log metrics: the primary method's bare (``hr_at_10``), every method's prefixed
-    (``item2vec-next.hr_at_10``, ``popular.hr_at_10``), so both relations of item2vec
-    and the baselines sit side by side."""
+def log_results(results: Iterable[MethodResult], *, primary: str, headline_k: int) -> None:
+    """Log every method's metrics in a chart section of its own (``item2vec-next/hr_at_20``,
+    ``popular/ndcg_at_10``, ``popular/eval_seconds``), and the ``primary`` method's
+    headline metrics at ``headline_k`` bare (``hr_at_10``, see :data:`HEADLINE_FAMILIES`)."""
     for result in results:
-        mlflow.log_metrics(_result_metrics(result, f"{result.method}."))
+        mlflow.log_metrics(_result_metrics(result, f"{result.method}/"))
         if result.method == primary:
-            mlflow.log_metrics(_result_metrics(result, ""))
+            mlflow.log_metrics(headline_metrics(result.metrics, headline_k))
 
 
-def log_protocol_results(results: Iterable[MethodResult], *, primary: str) -> None:
+def log_protocol_results(results: Iterable[MethodResult], *, primary: str, headline_k: int) -> None:
     """Log one method's metrics under several protocols to the active run.
 
-    The ``primary`` protocol's metrics are bare (``hr_at_10``), the others
-    prefixed (``session.hr_at_10``); each protocol's cases digest is a tag
-    (``eval_cases_digest``, ``session.eval_cases_digest``), equal in the
-    runs of every method evaluated on the same cases.
+    Every protocol's metrics go to a chart section of its own
+    (``next_item/hr_at_20``, ``session/ndcg_at_10``); the ``primary``
+    protocol's headline metrics at ``headline_k`` are also bare
+    (``hr_at_10``). Each protocol's cases digest is a tag
+    (``eval_cases_digest`` for the primary, ``session.eval_cases_digest``),
+    equal in the runs of every method evaluated on the same cases.
     """
     for result in results:
-        prefix = "" if result.protocol == primary else f"{result.protocol}."
-        mlflow.log_metrics(_result_metrics(result, prefix))
-        mlflow.set_tag(f"{prefix}eval_cases_digest", result.cases_digest)
+        mlflow.log_metrics(_result_metrics(result, f"{result.protocol}/"))
+        if result.protocol == primary:
+            mlflow.log_metrics(headline_metrics(result.metrics, headline_k))
+        mlflow.set_tag("eval_cases_digest" if result.protocol == primary else f"{result.protocol}.eval_cases_digest",
+                       result.cases_digest)
 
 
 def _result_metrics(result: MethodResult, prefix: str) -> dict[str, float]:
@@ -220,7 +264,8 @@ def log_figure(figure: Any, path: str) -> None:
 
 
 def log_epochs(reports: Iterable[EpochReport]) -> None:
-    """Log per-epoch loss, time and words/s as step metrics, and a loss plot.
+    """Log per-epoch loss, time and words/s as step metrics (``training/loss``,
+    ``training/epoch_seconds``, ``training/words_per_second``), and a loss plot.
 
     With several workers there is no loss (NaN, see :class:`EpochReport`):
     only time and throughput are logged, and no plot.
@@ -229,9 +274,9 @@ def log_epochs(reports: Iterable[EpochReport]) -> None:
 
     reports = list(reports)
     for report in reports:
-        metrics = {"epoch_seconds": report.seconds, "words_per_second": report.words_per_second}
+        metrics = {"training/epoch_seconds": report.seconds, "training/words_per_second": report.words_per_second}
         if not math.isnan(report.loss):
-            metrics["loss"] = report.loss
+            metrics["training/loss"] = report.loss
         mlflow.log_metrics(metrics, step=report.epoch)
     if reports and not any(math.isnan(r.loss) for r in reports):
         log_figure(loss_figure(reports), "plots/loss.png")

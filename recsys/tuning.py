@@ -232,7 +232,10 @@ def _trials_frame(trials: list[Trial]) -> pl.DataFrame:
     return pl.DataFrame(rows) if rows else pl.DataFrame()
 
 
-def _log_trial(client: mlflow.MlflowClient, experiment: str, parent: str, trial: Trial, extra: dict[str, Any]) -> None:
+def _log_trial(
+    client: mlflow.MlflowClient, experiment: str, parent: str, trial: Trial, extra: dict[str, Any], *, bare: set[str]
+) -> None:
+    """Log a trial as a nested run: validation metrics in the ``validation/`` chart section, ``bare`` ones also bare."""
     run = client.create_run(
         experiment,
         run_name=f"trial-{trial.trial:03d}-rung-{trial.rung}",
@@ -240,7 +243,8 @@ def _log_trial(client: mlflow.MlflowClient, experiment: str, parent: str, trial:
               "rung": str(trial.rung), **extra},
     )
     params = {**trial.config.model_dump(mode="json"), "trial": trial.trial, "rung": trial.rung}
-    metrics = {**trial.metrics, "trial_seconds": trial.seconds}
+    metrics = {**{f"validation/{k}": v for k, v in trial.metrics.items()},
+               **{k: v for k, v in trial.metrics.items() if k in bare}, "trial_seconds": trial.seconds}
     timestamp = int(time.time() * 1000)
     client.log_batch(
         run.info.run_id,
@@ -285,6 +289,7 @@ def run_sweep(
         _, tune_train = random_split(tune_train, test_fraction=sweep.sample_fraction, seed=sweep.seed + 1)
     pairs = next_item_pairs(validation).select("query_id", "target_id")
     k_needed = int(sweep.metric.rpartition("_at_")[2])
+    headline_k = pipeline.evaluation.headline_k
     ks = tuple(sorted({*pipeline.evaluation.ks, k_needed}))
 
     configs = [
@@ -310,7 +315,8 @@ def run_sweep(
     ])
 
     trials = _search(configs, sweep, tune_train, pairs, ks, started,
-                     log=lambda t: (_log_trial(client, experiment, parent_id, t, {"dataset": pipeline.data.name}),
+                     log=lambda t: (_log_trial(client, experiment, parent_id, t, {"dataset": pipeline.data.name},
+                                               bare={sweep.metric, *tracking.headline_metrics(t.metrics, headline_k)}),
                                     on_trial and on_trial(t)),
                      say=say)
     best = _best(trials, sweep.metric)
@@ -418,16 +424,17 @@ def _log_parent(
     sweep: SweepConfig,
     tune_seconds: float,
 ) -> None:
-    from recsys import plots
+    from recsys import plots, run_report
 
     test = final.results[0].metrics
     with mlflow.start_run(run_id=parent_id):
         mlflow.log_params({f"best.{k}": v for k, v in best.config.model_dump(mode="json").items()})
+        # the two numbers a sweep is judged by; the retrained run (sweep_role=best) has all the test metrics
         mlflow.log_metrics({
             f"best_validation_{sweep.metric}": best.metrics[sweep.metric],
+            f"test_{sweep.metric}": test.get(sweep.metric, float("nan")),
             "trials_finished": float(len(frame)),
             "tune_seconds": tune_seconds,
-            **{f"test_{k}": v for k, v in test.items()},
         })
         mlflow.set_tags({
             "best_trial": str(best.trial),
@@ -449,6 +456,7 @@ def _log_parent(
             trials_csv = Path(staging) / "trials.csv"
             frame.write_csv(trials_csv)
             mlflow.log_artifact(str(trials_csv), "sweep")
+        run_report.log_sweep_report(sweep, frame, best, final, tune_seconds=tune_seconds)
 
 
 def _toml_value(value: Any) -> str:

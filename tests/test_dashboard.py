@@ -1,23 +1,32 @@
-"""The dashboard: `recsys ui` serves the MLflow UI on loopback and stops as a group."""
+"""The dashboard: `recsys ui` serves the MLflow UI on loopback, prints the address of an experiment's
+runs, and stops as a group; in headless Chromium the runs table, the run report and the sweep report render."""
 
 from __future__ import annotations
 
 import json
 import os
+import queue
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 
+import mlflow
 import pytest
 
-from recsys.dashboard import wait_until_up
+from recsys.dashboard import landing_url, wait_until_up
+from recsys.errors import RecsysError
 from recsys.tuning import SweepResult
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+VIEW = "workflowType=machine_learning"
 
 
 def _free_port() -> int:
@@ -36,18 +45,24 @@ def _post(url: str, payload: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def ui(mlflow_store: str, sweep_result: SweepResult, tmp_path_factory: pytest.TempPathFactory):
+    """`recsys ui --experiment sweep-test` in a subprocess; yields its address, the process and the printed lines."""
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "recsys.cli", "ui", "--port", str(port)],
+        [sys.executable, "-m", "recsys.cli", "ui", "--port", str(port), "--experiment", "sweep-test"],
         env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_store},
         cwd=tmp_path_factory.mktemp("ui"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    lines: queue.Queue[str] = queue.Queue()
+    printed: list[str] = []
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
     url = f"http://127.0.0.1:{port}"
     wait_until_up(url, timeout=180)
-    yield url, process, sweep_result
+    while not any(line.startswith("runs of experiment") for line in printed):
+        printed.append(lines.get(timeout=60))
+    yield url, process, printed, lines
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
@@ -55,8 +70,41 @@ def ui(mlflow_store: str, sweep_result: SweepResult, tmp_path_factory: pytest.Te
     subprocess.run(["pkill", "-f", f"mlflow.*--port {port} "], check=False)
 
 
-def test_ui_lists_sweep_runs_with_window_vector_size_and_metric(ui) -> None:
-    url, _, sweep_result = ui
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium driven by Playwright; CI installs Chromium, so only a developer machine skips."""
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing in CI (.ci/run installs it)")
+        pytest.skip("headless Chromium is not installed (make test-browser installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def _screenshot(page, name: str) -> None:
+    """Keep a screenshot for the README when RECSYS_SCREENSHOT_DIR is set."""
+    folder = os.environ.get("RECSYS_SCREENSHOT_DIR")
+    if folder:
+        page.screenshot(path=str(Path(folder) / name))
+
+
+def _experiment_id(name: str) -> str:
+    return mlflow.MlflowClient().get_experiment_by_name(name).experiment_id
+
+
+def test_ui_lists_sweep_runs_with_window_vector_size_and_metric(ui, sweep_result: SweepResult) -> None:
+    url, *_ = ui
     experiments = _post(f"{url}/api/2.0/mlflow/experiments/search", {"max_results": 100})["experiments"]
     experiment = next(e for e in experiments if e["name"] == "sweep-test")
     runs = _post(f"{url}/api/2.0/mlflow/runs/search", {
@@ -72,27 +120,96 @@ def test_ui_lists_sweep_runs_with_window_vector_size_and_metric(ui) -> None:
         assert 0.0 <= metrics["hr_at_10"] <= 1.0
 
 
+def test_ui_prints_the_experiments_runs_in_the_model_training_view(ui) -> None:
+    url, _, printed, _ = ui
+    experiment_id = _experiment_id("sweep-test")
+    expected = f"{url}/#/experiments/{experiment_id}/runs?{VIEW}"
+    assert f"runs of experiment 'sweep-test': {expected}" in printed[-1]
+    assert landing_url(url, experiment="sweep-test") == (expected, "sweep-test")
+    latest = mlflow.search_runs(search_all_experiments=True, order_by=["attributes.start_time DESC"],
+                                max_results=1, output_format="list")[0]
+    name = mlflow.get_experiment(latest.info.experiment_id).name
+    assert landing_url(url) == (f"{url}/#/experiments/{latest.info.experiment_id}/runs?{VIEW}", name)
+    with pytest.raises(RecsysError, match="no experiment named 'nope'.*sweep-test"):
+        landing_url(url, experiment="nope")
+
+
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (make test-browser installs it)")
-def test_ui_experiment_page_renders_in_chromium(ui, tmp_path: Path) -> None:
-    url, _, sweep_result = ui
-    experiments = _post(f"{url}/api/2.0/mlflow/experiments/search", {"max_results": 100})["experiments"]
-    experiment_id = next(e["experiment_id"] for e in experiments if e["name"] == "sweep-test")
-    screenshot = Path(os.environ.get("RECSYS_SCREENSHOT", tmp_path / "experiment.png"))
-    subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1600,1000", "--virtual-time-budget=20000",
-         f"--screenshot={screenshot}", f"{url}/#/experiments/{experiment_id}"],
-        check=True, capture_output=True, timeout=120,
-    )
-    assert screenshot.stat().st_size > 20_000  # a rendered page, not a blank one
+def test_printed_address_shows_the_runs_table_in_chromium(ui, page, sweep_result: SweepResult) -> None:
+    _, _, printed, _ = ui
+    address = printed[-1].rsplit(": ", 1)[1].strip()
+    page.goto(address)
+    parent = mlflow.get_run(sweep_result.parent_run_id)
+    page.get_by_text(parent.info.run_name, exact=True).first.wait_for(timeout=90_000)
+    text = page.locator("body").inner_text()
+    assert "Welcome to MLflow" not in text
+    assert "Model registry" in text and "AI Gateway" not in text  # the model-training view, not GenAI's
+    assert "matching run" in text
+    _screenshot(page, "ui-runs.png")
+
+
+@pytest.mark.browser
+def test_run_report_renders_in_the_artifact_viewer(ui, page, sweep_result: SweepResult) -> None:
+    url, *_ = ui
+    final = sweep_result.final
+    experiment_id = _experiment_id("sweep-test")
+    page.goto(f"{url}/#/experiments/{experiment_id}/runs/{final.run_id}/artifacts/report.html?{VIEW}")
+    report = page.frame_locator("iframe.mlflow-html-iframe")
+    rows = report.locator("#quality-table tbody tr")
+    rows.first.wait_for(timeout=90_000)
+    assert rows.count() == len(final.results)
+    assert [rows.nth(i).get_attribute("data-method") for i in range(rows.count())] == [r.method for r in final.results]
+    assert f"{final.results[0].metrics['hr_at_10']:.4f}" in rows.first.inner_text()
+    images = report.locator("img")
+    sizes = images.evaluate_all("images => images.map(i => i.complete ? i.naturalWidth : 0)")
+    assert len(sizes) >= 4 and min(sizes) > 100  # every plot decoded, none broken
+    examples = report.locator("#examples")
+    titles = examples.locator("table.recommendations td").all_inner_texts()
+    known = set(final.data.metadata["title"].to_list())
+    assert len(known.intersection(titles)) >= 10  # recommendations shown with their titles
+    _screenshot(page, "run-report.png")
+
+
+@pytest.mark.browser
+def test_sweep_report_lists_its_trials_in_the_browser(ui, page, sweep_result: SweepResult) -> None:
+    url, *_ = ui
+    sweep = sweep_result
+    experiment_id = _experiment_id("sweep-test")
+    page.goto(f"{url}/#/experiments/{experiment_id}/runs/{sweep.parent_run_id}/artifacts/report.html?{VIEW}")
+    report = page.frame_locator("iframe.mlflow-html-iframe")
+    rows = report.locator("#trials-table tbody tr")
+    rows.first.wait_for(timeout=90_000)
+    assert rows.count() == len(sweep.trials)
+    assert "Champion decision" in report.locator("#decision").inner_text()
+    _screenshot(page, "sweep-report.png")
+
+
+@pytest.mark.browser
+def test_run_page_groups_metric_charts_in_named_sections(ui, page, sweep_result: SweepResult) -> None:
+    url, *_ = ui
+    final = sweep_result.final
+    experiment_id = _experiment_id("sweep-test")
+    page.goto(f"{url}/#/experiments/{experiment_id}/runs/{final.run_id}/model-metrics?{VIEW}")
+    page.get_by_text("Model metrics", exact=True).first.wait_for(timeout=90_000)
+    lines = page.locator("body").inner_text().splitlines()
+    # each section header reads "<name>" then "(<number of charts>)"
+    sections = {name: int(count[1:-1]) for name, count in zip(lines, lines[1:]) if re.fullmatch(r"\(\d+\)", count)}
+    assert sections["Model metrics"] == 5  # the headline: hr, ndcg, mrr, coverage at 10 and train_seconds
+    for section in ("cooccurrence", "data", "item2vec-next", "item2vec-similar", "popular", "stages", "training"):
+        assert sections[section] > 0, section
+    _screenshot(page, "run-metric-sections.png")
 
 
 def test_ctrl_c_stops_the_whole_process_group(ui) -> None:
-    url, process, _ = ui
+    url, process, printed, lines = ui
     process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=60)
+    process.wait(timeout=60)
+    while True:  # the reader thread puts every line; the pipe closes with the process
+        try:
+            printed.append(lines.get(timeout=5))
+        except queue.Empty:
+            break
+    output = "".join(printed)
     assert process.returncode == 0, output
     assert "at http://127.0.0.1:" in output and "stopping the MLflow UI" in output
     with pytest.raises(OSError):

@@ -60,9 +60,13 @@ def test_each_method_is_an_mlflow_run_tagged_with_it(report: EvaluationReport) -
         assert run.data.tags["method"] == method
         assert run.data.tags["evaluation_report"] == report.report_id
         assert run.data.tags["session.eval_cases_digest"] == report.methods[0].results["session"].cases_digest
-        for name in ("hr_at_10", "hr_at_10_ci_low", "session.ndcg_at_20", "last_item.mrr_at_5",
-                     "popularity_at_10", "precision_at_5", "train_seconds", "eval_seconds"):
+        for name in ("hr_at_10", "next_item/hr_at_10_ci_low", "session/ndcg_at_20", "last_item/mrr_at_5",
+                     "next_item/popularity_at_10", "next_item/precision_at_5", "train_seconds",
+                     "next_item/eval_seconds"):
             assert name in run.data.metrics, (method, name)
+        # the headline is bare, everything else sits in a chart section (a "/" prefix)
+        bare = {name for name in run.data.metrics if "/" not in name}
+        assert bare == {"hr_at_10", "ndcg_at_10", "mrr_at_10", "coverage_at_10", "train_seconds"}, method
     assert runs["item2vec-next"].data.params["window"] == "5"
     assert runs["item2vec-similar"].data.params["relation"] == "next"  # the model's default, same vectors
     assert "window" not in runs["als"].data.params and runs["als"].data.params["method.factors"] == "64"

@@ -99,7 +99,7 @@ def test_stage_timer_records_time_and_memory() -> None:
         pass
     assert list(timer.totals()) == ["read", "train"]
     metrics = timer.metrics()
-    assert metrics["stage.train.peak_rss_mb"] > 10 and metrics["stage.read.seconds"] >= 0
+    assert metrics["stages/train_peak_rss_mb"] > 10 and metrics["stages/read_seconds"] >= 0
     assert timer.summary().startswith("read 0.0 s, train 0.0 s; total 0.0 s, peak memory ")
 
 

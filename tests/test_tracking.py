@@ -29,13 +29,15 @@ def test_run_has_params_metrics_and_dataset(trained: TrainingResult) -> None:
     params, metrics = run.data.params, run.data.metrics
     assert params["window"] == "3" and params["vector_size"] == "16"
     assert params["split.test_fraction"] == "0.1"
-    for name in ("hr_at_10", "ndcg_at_10", "mrr_at_10", "coverage_at_10", "hr_at_20",
-                 "popular.hr_at_10", "cooccurrence.hr_at_10", "train_seconds", "n_train_sequences"):
+    for name in ("hr_at_10", "ndcg_at_10", "mrr_at_10", "coverage_at_10", "item2vec-next/hr_at_20",
+                 "item2vec-similar/hr_at_10", "popular/hr_at_10", "cooccurrence/hr_at_10_ci_low",
+                 "train_seconds", "data/n_train_sequences", "stages/train_seconds"):
         assert name in metrics, name
     assert metrics["hr_at_10"] == pytest.approx(trained.results[0].metrics["hr_at_10"])
+    assert metrics["item2vec-next/hr_at_10"] == metrics["hr_at_10"]
     assert run.data.tags["dataset"] == "tracking-test"
     assert run.inputs.dataset_inputs[0].dataset.digest == run.data.tags["dataset.digest"]
-    history = mlflow.MlflowClient().get_metric_history(trained.run_id, "loss")
+    history = mlflow.MlflowClient().get_metric_history(trained.run_id, "training/loss")
     assert [m.step for m in history] == [1, 2, 3]
     experiment = mlflow.get_experiment(run.info.experiment_id)
     assert experiment.name == "tracking-test"

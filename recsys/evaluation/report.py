@@ -163,7 +163,8 @@ def _log_run(
             mlflow.log_params(_method_params(method))
         tracking.log_dataset(config, counts=counts, train_sequences=train)
         mlflow.log_metric("train_seconds", report.fit_seconds)
-        tracking.log_protocol_results(report.results.values(), primary=config.evaluation.protocols[0])
+        tracking.log_protocol_results(report.results.values(), primary=config.evaluation.protocols[0],
+                                      headline_k=config.evaluation.headline_k)
         return run.info.run_id
 
 
