@@ -4,9 +4,9 @@ gensim's skip-gram window is symmetric, so the "next" relation (an item's
 input vector against the output vectors of candidates) scores the track
 before a query as high as the track after it. With ``context="forward"``,
 :func:`train_forward` trains only the pairs ``(items[i], items[i + d])`` for
-``d = 1 .. window``, weighting a pair at distance ``d`` by ``1 / d`` (as
-sequential rules do), with word2vec's negative sampling, down-sampling and
-linearly decaying learning rate. The compiled loop is in
+``d = 1 .. window``, weighting a pair at distance ``d`` by ``1 / d**2``,
+with word2vec's negative sampling, down-sampling and linearly decaying
+learning rate. The compiled loop is in
 :mod:`recsys._sgns_kernel`; the result is the same :class:`ItemVectors`
 as gensim's path.
 
@@ -37,8 +37,15 @@ _TABLE_MIN, _TABLE_MAX = 1_000_000, 1 << 25
 
 
 def distance_weights(window: int) -> np.ndarray:
-    """Weight of a pair at distance ``d = 1 .. window``: ``1 / d``."""
-    return (1.0 / np.arange(1, window + 1)).astype(np.float32)
+    """Weight of a pair at distance ``d = 1 .. window``: ``1 / d**2``.
+
+    Steeper than sequential rules' ``1 / d``: with ``1 / d`` the item two
+    steps on scored too close to the next one (NDCG@10 on validation,
+    forward context: replayed albums 0.6106 with ``1/d`` over 3 steps,
+    0.6776 with ``1/d**2`` over 5; one listener 0.7327 and 0.7496; sparse
+    sessions 0.1538 and 0.1514).
+    """
+    return (1.0 / np.arange(1, window + 1) ** 2).astype(np.float32)
 
 
 def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:

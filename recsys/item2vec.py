@@ -24,12 +24,19 @@ from gensim.models.callbacks import CallbackAny2Vec
 
 from recsys.config import Item2VecConfig, Relation
 from recsys.data._schema import check_sequences
-from recsys.errors import DataError, ModelLoadError
+from recsys.errors import DataError, ModelLoadError, TrainingDivergedError
 from recsys.vocab import Vocabulary, item_frequencies
 
-__all__ = ["ItemVectors", "EpochReport", "train", "effective_workers", "corpus_mode", "CORPUS_FILE_MIN_WORDS"]
+__all__ = [
+    "ItemVectors", "EpochReport", "train", "effective_workers", "corpus_mode", "ADAPTIVE_OPTIONS",
+    "CORPUS_FILE_MIN_WORDS",
+]
 
 _FORMAT_VERSION = 1
+
+ADAPTIVE_OPTIONS = ("context", "epochs", "alpha", "sample", "relation")
+"""Options of :class:`Item2VecConfig` that default to None: set from the training
+sequences by :mod:`recsys.selection` when left unset."""
 
 CORPUS_FILE_MIN_WORDS = 1_000_000
 """Training words (items in the training sequences) from which ``corpus="auto"``
@@ -114,7 +121,7 @@ class ItemVectors:
     def default_relation(self) -> Relation:
         """The relation to recommend with by default: the config's, or "similar"
         for vectors without output vectors (which cannot answer "next")."""
-        return self.config.relation if self.context_vectors is not None else "similar"
+        return (self.config.relation or "next") if self.context_vectors is not None else "similar"
 
     def save(self, directory: str | Path) -> Path:
         """Write the vectors to ``directory`` without pickle.
@@ -274,7 +281,8 @@ def train(
     -------
     ItemVectors
         Vectors of every item seen at least ``config.min_count`` times, most
-        frequent first.
+        frequent first; their ``config`` has every option set (options left
+        unset are filled from the sequences, see :data:`ADAPTIVE_OPTIONS`).
 
     Raises
     ------
@@ -289,8 +297,8 @@ def train(
     to run, and the per-epoch loss is not computed (see
     :attr:`EpochReport.loss`).
     """
-    config = config or Item2VecConfig()
     sequences = check_sequences(sequences)
+    config = _resolved(config or Item2VecConfig(), sequences)
     lengths = sequences["items"].list.len()
     n_words = int(lengths.sum())
     window = max(int(lengths.max()), 1) if config.whole_sequence else config.window
@@ -336,6 +344,7 @@ def train(
         model.train(sequences["items"].to_list(), total_examples=sequences.height, **common)
         item_ids = tuple(model.wv.index_to_key)
     wv = model.wv
+    _check_finite(model.wv.vectors, config)
     return ItemVectors(
         item_ids=item_ids,
         vectors=np.asarray(wv.vectors, dtype=np.float32).copy(),
@@ -344,6 +353,23 @@ def train(
         context_vectors=np.asarray(model.syn1neg, dtype=np.float32).copy(),
         epochs=tuple(callback.reports),
     )
+
+
+def _check_finite(vectors: np.ndarray, config: Item2VecConfig) -> None:
+    if not np.isfinite(vectors).all():
+        raise TrainingDivergedError(
+            f"training diverged: the item vectors are not finite numbers at learning rate alpha={config.alpha}; "
+            "lower item2vec.alpha (or leave it unset to have it set from the data)"
+        )
+
+
+def _resolved(config: Item2VecConfig, sequences: pl.DataFrame) -> Item2VecConfig:
+    """``config`` with the options left unset filled from the corpus (:func:`recsys.selection.resolve_defaults`)."""
+    if all(getattr(config, name) is not None for name in ADAPTIVE_OPTIONS):
+        return config
+    from recsys.selection import corpus_stats, resolve_defaults
+
+    return resolve_defaults(config, corpus_stats(sequences))
 
 
 def _train_forward(
@@ -359,6 +385,7 @@ def _train_forward(
             fix="lower min_count or provide more sequences",
         )
     vectors, context, reports = train_forward(sequences, frequencies, config, workers=workers, on_epoch=on_epoch)
+    _check_finite(vectors, config)
     return ItemVectors(
         item_ids=tuple(frequencies["item_id"].to_list()),
         vectors=vectors,

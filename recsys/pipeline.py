@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from recsys.data.readers import read_events, read_metadata, read_mpd, read_playl
 from recsys.data.sessions import prune_rare_items, sessionize
 from recsys.data.split import random_split, time_split
 from recsys.data._schema import check_sequences
-from recsys.errors import ConfigError
+from recsys.errors import CollapseWarning, ConfigError
 from recsys.evaluation.baselines import make_baseline
 from recsys.evaluation.methods import Item2VecMethod, Method
 from recsys.evaluation.cases import build_cases
@@ -31,6 +32,7 @@ from recsys.evaluation.protocol import MethodResult, evaluate_methods, item_popu
 from recsys.item2vec import EpochReport, ItemVectors, corpus_mode, effective_workers, train
 from recsys.progress import Progress, Task
 from recsys.resources import StageRecord, StageTimer
+from recsys.selection import Candidate, Selection, choose_config
 from recsys import run_report, tracking
 from recsys.plots import metric_at_k_figure
 
@@ -267,11 +269,17 @@ def run_training(
     run_tags = {"method": "item2vec", "git_commit": tracking.git_commit() or "unknown", "sweep_trial": "false"}
     with mlflow.start_run(experiment_id=experiment, tags={**run_tags, **(tags or {})}) as run:
         with stages.stage("log"):
-            tracking.log_config(config)
+            tracking.log_config(config, exclude=("item2vec",))
             tracking.log_dataset(
                 config, counts=prepared.counts, train_sequences=prepared.train, digest=prepared.digest
             )
             tracking.log_prepared(prepared.sources)
+        with stages.stage("select"):
+            selection = _select(config, prepared.train, say)
+        config = config.model_copy(update={"item2vec": selection.config})
+        with stages.stage("log"):
+            tracking.log_item2vec_config(selection.config)
+            tracking.log_selection(selection, metric=f"{config.selection.metric}_at_{config.evaluation.headline_k}")
 
         say(f"training item2vec on {prepared.counts['train_sequences']:,} sequences")
         started = time.perf_counter()
@@ -335,6 +343,34 @@ def run_training(
         data=prepared,
         stages=tuple(stages.records),
     )
+
+
+def _select(config: PipelineConfig, train_sequences: pl.DataFrame, say: Callable[[str], None]) -> Selection:
+    """Resolve item2vec's configuration (automatic selection or data-adaptive rules), saying what happens."""
+    k = config.evaluation.headline_k
+    metric = f"{config.selection.metric}_at_{k}"
+    if config.selection.auto:
+        say("choosing item2vec's configuration on a validation split")
+
+    def report(candidate: Candidate) -> None:
+        scores = ", ".join(f"{relation} {value:.4f}" for relation, value in candidate.scores.items())
+        flag = f"  [collapsed: {'; '.join(candidate.collapse.reasons)}]" if candidate.collapse.collapsed else ""
+        say(f"  candidate {candidate.name} (epochs {candidate.config.epochs}, alpha {candidate.config.alpha:g}): "
+            f"validation {metric} {scores}; {candidate.train_seconds:.1f} s{flag}")
+
+    selection = choose_config(train_sequences, config.item2vec, config.selection, k=k, on_candidate=report)
+    chosen = selection.config
+    summary = (f"context {chosen.context}, relation {chosen.relation}, epochs {chosen.epochs}, "
+               f"alpha {chosen.alpha:g}, sample {chosen.sample:g}")
+    if selection.chosen is not None:
+        say(f"chose {selection.chosen.name}: {summary} (validation {metric} {selection.chosen.metrics[metric]:.4f})")
+    else:
+        say(f"{selection.note}: {summary}")
+    if selection.collapsed:
+        warnings.warn(CollapseWarning(
+            f"every candidate failed the collapse guard; the chosen one because "
+            f"{'; '.join(selection.chosen.collapse.reasons)}"), stacklevel=3)
+    return selection
 
 
 def _epoch_progress(

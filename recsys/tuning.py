@@ -236,22 +236,15 @@ def _log_trial(
     client: mlflow.MlflowClient, experiment: str, parent: str, trial: Trial, extra: dict[str, Any], *, bare: set[str]
 ) -> None:
     """Log a trial as a nested run: validation metrics in the ``validation/`` chart section, ``bare`` ones also bare."""
-    run = client.create_run(
-        experiment,
-        run_name=f"trial-{trial.trial:03d}-rung-{trial.rung}",
-        tags={"mlflow.parentRunId": parent, "method": "item2vec", "sweep_trial": "true",
-              "rung": str(trial.rung), **extra},
-    )
-    params = {**trial.config.model_dump(mode="json"), "trial": trial.trial, "rung": trial.rung}
     metrics = {**{f"validation/{k}": v for k, v in trial.metrics.items()},
                **{k: v for k, v in trial.metrics.items() if k in bare}, "trial_seconds": trial.seconds}
-    timestamp = int(time.time() * 1000)
-    client.log_batch(
-        run.info.run_id,
-        metrics=[mlflow.entities.Metric(k, float(v), timestamp, 0) for k, v in metrics.items()],
-        params=[mlflow.entities.Param(k, str(v)) for k, v in params.items()],
+    tracking.log_child_run(
+        client, experiment, parent,
+        name=f"trial-{trial.trial:03d}-rung-{trial.rung}",
+        tags={"method": "item2vec", "sweep_trial": "true", "rung": str(trial.rung), **extra},
+        params={**trial.config.model_dump(mode="json"), "trial": trial.trial, "rung": trial.rung},
+        metrics=metrics,
     )
-    client.set_terminated(run.info.run_id)
 
 
 def run_sweep(
