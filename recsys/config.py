@@ -24,6 +24,7 @@ __all__ = [
     "SplitConfig",
     "EvaluationConfig",
     "SelectionConfig",
+    "SelectionMetric",
     "TrackingConfig",
     "PipelineConfig",
     "load_pipeline_config",
@@ -326,6 +327,10 @@ class EvaluationConfig(_Config):
         return self
 
 
+SelectionMetric = Literal["hr+ndcg", "ndcg", "hr", "mrr"]
+"""What the automatic selection ranks candidates by (``hr+ndcg``: the mean of the two)."""
+
+
 class SelectionConfig(_Config):
     """How ``recsys train`` chooses item2vec's configuration on a validation split."""
 
@@ -345,8 +350,10 @@ class SelectionConfig(_Config):
     """Share of the training sequences held out for validation (raised up to
     0.3 when that holds fewer than 2,000 items; at most 5,000 sequences)."""
 
-    metric: Literal["ndcg", "hr", "mrr"] = "ndcg"
-    """What the candidates are ranked by, at the headline cut-off."""
+    metric: SelectionMetric = "hr+ndcg"
+    """What the candidates are ranked by on validation, at the headline
+    cut-off: ``hr+ndcg`` is the mean of HR and NDCG, so that a candidate
+    that ranks its hits higher but finds fewer of them does not win."""
 
     seed: int = Field(7, ge=0)
     """Seed of the validation split."""

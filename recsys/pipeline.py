@@ -363,7 +363,7 @@ def _select(config: PipelineConfig, train_sequences: pl.DataFrame, say: Callable
     summary = (f"context {chosen.context}, relation {chosen.relation}, epochs {chosen.epochs}, "
                f"alpha {chosen.alpha:g}, sample {chosen.sample:g}")
     if selection.chosen is not None:
-        say(f"chose {selection.chosen.name}: {summary} (validation {metric} {selection.chosen.metrics[metric]:.4f})")
+        say(f"chose {selection.chosen.name}: {summary} (validation {metric} {selection.chosen.score:.4f})")
     else:
         say(f"{selection.note}: {summary}")
     if selection.collapsed:

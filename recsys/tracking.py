@@ -296,7 +296,8 @@ def log_selection(selection: Selection, *, metric: str) -> None:
     Each candidate becomes a nested run (tag ``selection_candidate``, its
     options as params, validation metrics under ``validation/``); the active
     run gets the corpus statistics (``corpus/...``), each candidate's
-    validation ``metric`` (``selection/<candidate>_<metric>``), the time
+    selection score (``selection/<candidate>_score``; ``metric`` names it in
+    the tag ``selection.metric``), the time
     spent and allowed, the tag ``selection.chosen`` and, when the chosen
     model failed the collapse guard, the tags ``collapse`` and ``collapse.reasons``.
     """
@@ -316,11 +317,12 @@ def log_selection(selection: Selection, *, metric: str) -> None:
                      "train_seconds": candidate.train_seconds},
         )
     metrics = {f"corpus/{k}": float(v) for k, v in selection.stats.as_dict().items()}
-    metrics.update({f"selection/{c.name}_{metric}": c.metrics[metric] for c in selection.candidates})
+    metrics.update({f"selection/{c.name}_score": c.score for c in selection.candidates})
     if selection.candidates:
         metrics.update({"selection/seconds": selection.seconds, "selection/budget_seconds": selection.budget_seconds})
     mlflow.log_metrics(metrics)
-    tags = {"selection.chosen": selection.chosen.name if selection.chosen else f"rules ({selection.note})"}
+    tags = {"selection.chosen": selection.chosen.name if selection.chosen else f"rules ({selection.note})",
+            "selection.metric": metric}
     if selection.collapsed:
         tags.update({"collapse": "true", "collapse.reasons": "; ".join(selection.chosen.collapse.reasons)})
     mlflow.set_tags(tags)

@@ -94,8 +94,10 @@ def test_selection_is_logged_as_nested_candidate_runs(trained: TrainingResult) -
     for child in children:
         assert child.data.tags["selection_candidate"] == "true"
         assert "validation/ndcg_at_10" in child.data.metrics and child.data.params["epochs"] == "3"
-        assert metrics[f"selection/{child.data.tags['candidate']}_ndcg_at_10"] == pytest.approx(
-            child.data.metrics["validation/ndcg_at_10"])
+        validation = child.data.metrics
+        assert metrics[f"selection/{child.data.tags['candidate']}_score"] == pytest.approx(
+            (validation["validation/hr_at_10"] + validation["validation/ndcg_at_10"]) / 2)
+    assert tags["selection.metric"] == "hr+ndcg_at_10"
     assert {"corpus/pairs_per_item", "corpus/successor_share", "selection/seconds"} <= set(metrics)
     assert "collapse" not in tags
 

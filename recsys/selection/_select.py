@@ -7,7 +7,8 @@ training sequences are split once more (the test split never feeds the
 choice); every candidate trains on the first part and answers the next-item
 cases of the second under both relations, which share one training. The
 collapse guard removes degenerate candidates; the best remaining one, by
-the configured metric, is the configuration of the final training.
+the selection score (by default the mean of HR@10 and NDCG@10), is the
+configuration of the final training.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Literal
 
 import polars as pl
 
-from recsys.config import Item2VecConfig, Relation, SelectionConfig
+from recsys.config import Item2VecConfig, Relation, SelectionConfig, SelectionMetric
 from recsys.errors import TrainingDivergedError
 from recsys.data.split import random_split
 from recsys.evaluation.baselines import PopularBaseline
@@ -31,10 +32,13 @@ from recsys.selection._collapse import CollapseCheck, check_collapse
 from recsys.selection._defaults import FORWARD_AMOUNT_FACTOR, MAX_ALPHA, resolve_defaults
 from recsys.selection._stats import CorpusStats, corpus_stats
 
-__all__ = ["Candidate", "Selection", "choose_config", "validation_split"]
+__all__ = ["Candidate", "Selection", "choose_config", "selection_score", "validation_split"]
 
 MIN_VALIDATION_WORDS = 2_000
 """The validation part is raised (up to 30% of the sequences) until it holds this many items."""
+
+WINDOW_STEPS = (2, 1)
+"""Narrower forward windows the search tries, in order, while they help."""
 
 MIN_SEQUENCES = 10
 """Fewer training sequences than this are too few to carve a validation split from:
@@ -59,11 +63,16 @@ class Candidate:
     metrics: dict[str, float]
     """Validation metrics of that relation at the headline cut-off."""
     scores: dict[str, float]
-    """The selection metric of every relation tried."""
+    """The selection score (:func:`selection_score`) of every relation tried."""
     train_seconds: float
     """Training time on the validation's training part."""
     collapse: CollapseCheck
     """The collapse guard's verdict."""
+
+    @property
+    def score(self) -> float:
+        """The selection score of its relation."""
+        return self.scores[self.config.relation or "next"]
 
 
 @dataclass(frozen=True)
@@ -132,7 +141,7 @@ class _Validator:
         self.cases: EvaluationCases = build_cases(validation, "next_item")
         self.relations = relations
         self.k = k
-        self.metric = f"{selection.metric}_at_{k}"
+        self.metric = selection.metric
         self.selection = selection
         popular = evaluate_method(PopularBaseline().fit(fit), self.cases, ks=(k,))
         self.popular_hit_rate = popular.metrics[f"hr_at_{k}"]
@@ -160,12 +169,13 @@ class _Validator:
             )
             for relation, result in results.items()
         }
-        relation = max(relations, key=lambda r: (not checks[r].collapsed, results[r].metrics[self.metric]))
+        scores = {r: selection_score(results[r].metrics, self.metric, self.k) for r in relations}
+        relation = max(relations, key=lambda r: (not checks[r].collapsed, scores[r]))
         return Candidate(
             name=name,
             config=vectors.config.model_copy(update={"relation": relation}),
             metrics=results[relation].metrics,
-            scores={r: results[r].metrics[self.metric] for r in relations},
+            scores=scores,
             train_seconds=seconds,
             collapse=checks[relation],
         )
@@ -187,7 +197,6 @@ def _search_alpha(
     run: Callable[[str, Item2VecConfig], Candidate],
     spent: Callable[[], float],
     budget: float,
-    metric: str,
 ) -> None:
     """Line search on the winning context's learning rate (the training amount), within the budget.
 
@@ -202,16 +211,48 @@ def _search_alpha(
             if candidate_config.alpha == current.config.alpha:
                 break
             candidate = run(name, candidate_config)
-            if _best([best, candidate], metric) is not candidate:
+            if _best([best, candidate]) is not candidate:
                 break
             best = current = candidate
         if best is not base:
             return
 
 
-def _best(candidates: list[Candidate], metric: str) -> Candidate:
+def _search_window(
+    config: Item2VecConfig,
+    base: Candidate,
+    run: Callable[[str, Item2VecConfig], Candidate],
+    spent: Callable[[], float],
+    budget: float,
+) -> None:
+    """Narrow the forward window (5, 2, 1) while that helps, within the budget.
+
+    Where the next item is nearly certain (albums replayed in order), the
+    items two or more steps on blur the ranking of the very next one:
+    validation NDCG@10 on replayed albums 0.6974 with 5 steps, 0.7222 with
+    2, 0.7296 with 1. A narrower window also trains faster.
+    """
+    current = base
+    for window in WINDOW_STEPS:
+        if window >= current.config.window or spent() + base.train_seconds > budget:
+            continue
+        candidate = run(f"{current.name}-w{window}",
+                        current.config.model_copy(update={"relation": config.relation, "window": window}))
+        if _best([current, candidate]) is not candidate:
+            return
+        current = candidate
+
+
+def _best(candidates: list[Candidate]) -> Candidate:
     """The best candidate that did not collapse (the best of all if every one did)."""
-    return max(candidates, key=lambda c: (not c.collapse.collapsed, c.metrics[metric]))
+    return max(candidates, key=lambda c: (not c.collapse.collapsed, c.score))
+
+
+def selection_score(metrics: dict[str, float], metric: SelectionMetric, k: int) -> float:
+    """The value candidates are ranked by: one metric at ``k``, or the mean of HR and NDCG (``hr+ndcg``)."""
+    if metric == "hr+ndcg":
+        return (metrics[f"hr_at_{k}"] + metrics[f"ndcg_at_{k}"]) / 2
+    return metrics[f"{metric}_at_{k}"]
 
 
 def choose_config(
@@ -275,10 +316,14 @@ def choose_config(
         run(name, candidate_config)
     one_training = max(c.train_seconds for c in candidates) * scale
     budget = selection.budget * one_training
-    base = _best(candidates, validator.metric)
+    base = _best(candidates)
+    spent = lambda: sum(c.train_seconds for c in candidates)  # noqa: E731
     if config.alpha is None:
-        _search_alpha(config, base, run, lambda: sum(c.train_seconds for c in candidates), budget, validator.metric)
-    chosen = _best(candidates, validator.metric)
+        _search_alpha(config, base, run, spent, budget)
+    best = _best(candidates)
+    if best.config.context == "forward" and "window" not in config.model_fields_set:
+        _search_window(config, best, run, spent, budget)
+    chosen = _best(candidates)
     return Selection(
         config=chosen.config,
         stats=stats,
