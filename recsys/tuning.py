@@ -38,6 +38,7 @@ from recsys.evaluation.methods import Item2VecMethod
 from recsys.evaluation.protocol import evaluate_method
 from recsys.item2vec import train
 from recsys.pipeline import TrainingResult, prepare, run_training
+from recsys.selection import corpus_stats, resolve_defaults
 
 __all__ = [
     "SweepConfig",
@@ -285,8 +286,13 @@ def run_sweep(
     headline_k = pipeline.evaluation.headline_k
     ks = tuple(sorted({*pipeline.evaluation.ks, k_needed}))
 
-    configs = [
-        validate_config(Item2VecConfig, {**pipeline.item2vec.model_dump(), **options, "workers": 1})
+    stats = corpus_stats(prepared.train)
+    configs = [  # options neither the space nor the config sets: the data-adaptive rules'
+        resolve_defaults(
+            validate_config(Item2VecConfig, {**pipeline.item2vec.model_dump(exclude_none=True), **options,
+                                             "workers": 1}),
+            stats,
+        )
         for options in sample_space(sweep)
     ]
     tracking.use_tracking_uri(pipeline.tracking.tracking_uri)
@@ -317,7 +323,10 @@ def run_sweep(
     tune_seconds = time.perf_counter() - started
 
     say(f"retraining the best configuration on all {prepared.counts['train_sequences']:,} training sequences")
-    final_config = pipeline.model_copy(update={"item2vec": best.config.model_copy(update={"workers": pipeline.item2vec.workers})})
+    final_config = pipeline.model_copy(update={
+        "item2vec": best.config.model_copy(update={"workers": pipeline.item2vec.workers}),
+        "selection": pipeline.selection.model_copy(update={"auto": False}),  # the sweep has chosen
+    })
     final = run_training(final_config, on_stage=say, prepared=prepared,
                          tags={"mlflow.parentRunId": parent_id, "sweep_role": "best"})
     _log_parent(client, parent_id, frame, best, final, sweep, tune_seconds)

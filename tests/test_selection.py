@@ -30,7 +30,7 @@ def _frame(rows: list[list[str]]) -> pl.DataFrame:
 
 
 def _stats(**overrides: float) -> CorpusStats:
-    base = dict(n_sequences=1000, n_words=20_000, n_items=1000, mean_length=20.0, occurrences_per_item=20.0,
+    base = dict(n_sequences=1000, n_words=20_000, n_items=1000, mean_length=5.0, occurrences_per_item=20.0,
                 pairs_per_item=100.0, singleton_share=0.1, successor_share=0.2)
     return CorpusStats(**{**base, **overrides})  # type: ignore[arg-type]
 
@@ -69,6 +69,11 @@ def test_sparse_corpora_train_longer_and_faster() -> None:
     big_sparse = resolve_defaults(Item2VecConfig(), _stats(n_words=2_000_000, pairs_per_item=10.0))
     assert big_sparse.epochs == 20 and big_sparse.alpha == MAX_ALPHA  # epochs cost too much there: a higher rate
     assert big_sparse.sample == 1e-3
+
+
+def test_long_sequences_keep_word2vecs_amount_however_sparse() -> None:
+    config = resolve_defaults(Item2VecConfig(), _stats(n_words=5_000, pairs_per_item=10.0, mean_length=150.0))
+    assert (config.epochs, config.alpha) == (20, BASE_ALPHA)
 
 
 def test_sequential_corpora_get_the_forward_context_at_a_higher_rate() -> None:
