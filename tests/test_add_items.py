@@ -80,7 +80,7 @@ def test_added_items_are_served_after_a_reload(trained: Path, mlflow_store: str)
         run_id = lines[-1].removeprefix("run_id=")
         run = mlflow.get_run(run_id)
         base = run.data.tags["base_run_id"]
-        assert run.data.tags["mlflow.parentRunId"] == base
+        assert run.data.tags["mlflow.parentRunId"] == run.data.tags["training_run_id"] == base
         assert run.data.metrics["hr_at_10"] == mlflow.get_run(base).data.metrics["hr_at_10"]
         assert run.data.metrics["cold_start.n_added"] == 2
 

@@ -44,7 +44,8 @@ class AddItemsResult:
     n_cold: int
     """Cold items in the new model (earlier additions included)."""
     base_run_id: str | None
-    """The run of the model the items were added to (None for a local directory)."""
+    """The run of the model the items were added to (None for a local directory); the
+    new run is nested under the training run behind it (tag ``training_run_id``)."""
     registered_model: str | None
     version: str | None
     """The registered version of the new model."""
@@ -147,7 +148,8 @@ def add_items(
                                f"({len(updated.cold_item_ids)} cold items in all).",
     }
     if base.run_id:
-        tags.update({"base_run_id": base.run_id, "mlflow.parentRunId": base.run_id})
+        training_run = client.get_run(base.run_id).data.tags.get("training_run_id", base.run_id)
+        tags.update({"base_run_id": base.run_id, "training_run_id": training_run, "mlflow.parentRunId": training_run})
     with mlflow.start_run(experiment_id=experiment, run_name="add-items", tags=tags) as run:
         if base.run_id:
             _copy_base_run(client, base.run_id)
