@@ -7,6 +7,8 @@ from pathlib import Path
 
 import httpx
 import mlflow
+import mlflow.pyfunc
+import pandas as pd
 import pytest
 
 from click.testing import CliRunner
@@ -83,6 +85,7 @@ def test_added_items_are_served_after_a_reload(trained: Path, mlflow_store: str)
         assert run.data.tags["mlflow.parentRunId"] == run.data.tags["training_run_id"] == base
         assert run.data.metrics["hr_at_10"] == mlflow.get_run(base).data.metrics["hr_at_10"]
         assert run.data.metrics["cold_start.n_added"] == 2
+        assert mlflow.get_run(base).data.metrics["cold_start.output.r2"] > 0  # the mapper's fit, logged at training
 
         reload = client.post("/reload")
         assert reload.status_code == 200 and reload.json()["n_cold"] == 2
@@ -96,6 +99,9 @@ def test_added_items_are_served_after_a_reload(trained: Path, mlflow_store: str)
         warm = client.get("/health").json()["n_items"] and everything[0]["item_id"]
         batch = client.post("/similar", json={"item_ids": [warm, "new-2"], "k": 3}).json()["results"]
         assert all("cold" in r for result in batch for r in result["recommendations"])
+
+    pyfunc = mlflow.pyfunc.load_model(uri).predict(pd.DataFrame({"item_id": ["new-2"]}), params={"k": 1000})
+    assert pyfunc.loc[pyfunc["cold"], "item_id"].tolist() == ["new-1"]
 
     cli = _recsys("recommend", "new-2", "--model", uri, "-k", "3", "--json", cwd=trained, store=mlflow_store)
     assert cli.returncode == 0, cli.stderr
