@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all test-browser sweep ui install clean
+.PHONY: demo test test-all test-browser sweep ui install install-text clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,6 +13,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The text extra (sentence embeddings for cold start): a CPU build of torch first, so pip never takes a CUDA one.
+install-text: $(STAMP)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[test,text]'
 
 data/playlists.txt data/metadata.csv: | $(STAMP)
 	$(BIN)/recsys data synth --out data

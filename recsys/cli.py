@@ -277,6 +277,8 @@ def recommend(item_id: str, k: int, model_uri: str, on_unknown: str, relation: s
         return
     if result.fallback:
         click.echo(f"{item_id!r} is not in the catalogue: the most popular items instead", err=True)
+    elif recommender.is_cold(item_id):
+        click.echo(f"{item_id!r} is a new item: its vector came from its metadata", err=True)
     click.echo(_table(frame.select("rank", "item_id", pl.exclude("rank", "item_id", "score"), "score")))
 
 
@@ -325,6 +327,42 @@ def export_neighbours_command(model_uri: str, k: int, out: Path, relation: str |
         report = recommender.export_neighbours(out, k=k, relation=relation, on_progress=on_progress)  # type: ignore[arg-type]
     click.echo(f"wrote {report.path}: the top {report.k} neighbours of {report.n_items:,} items "
                f"({report.n_items * report.k:,} rows) in {report.seconds:.1f} s")
+
+
+# ---------------------------------------------------------------- add-items
+@main.command("add-items")
+@click.option("--model", "model_uri", default="models:/item2vec@champion", show_default=True,
+              help="The model to add to: directory, run id, runs:/ or models:/ URI.")
+@click.option("--metadata", "metadata_path", type=click.Path(path_type=Path), required=True,
+              help="Metadata of the new items (CSV with an item_id column, or song_hash/yes/movielens layouts).")
+@click.option("--metadata-format", type=click.Choice(["auto", "song_hash", "csv", "yes", "movielens"]),
+              default="auto", show_default=True)
+@click.option("--metadata-id-column", default="item_id", show_default=True, help="The id column of a CSV.")
+@click.option("--registered-model", default=None,
+              help="Register under this name (default: the model's registered name, else item2vec).")
+@click.option("--alias", "aliases", multiple=True,
+              help="Give the new version this alias too (it always takes over the aliases of the model it extends).")
+@_friendly_errors
+def add_items_command(model_uri: str, metadata_path: Path, metadata_format: str, metadata_id_column: str,
+                      registered_model: str | None, aliases: tuple[str, ...]) -> None:
+    """Give new items vectors from their metadata and register the result as a new model version.
+
+    The items can then be queried and recommended (flagged cold); the run is
+    linked to the model's training run. The last line printed is run_id=<MLflow run id>.
+    """
+    from recsys.coldstart.release import add_items
+
+    result = add_items(model_uri, metadata_path, metadata_format=metadata_format,  # type: ignore[arg-type]
+                       id_column=metadata_id_column, registered_model=registered_model, aliases=aliases)
+    shown = ", ".join(result.added[:5]) + (f" and {len(result.added) - 5} more" if len(result.added) > 5 else "")
+    click.echo(f"added {len(result.added)} item(s) with vectors from their metadata: {shown} "
+               f"({result.n_cold} cold items in the model)")
+    note = f" (registered as {result.registered_model} version {result.version}"
+    note += (", alias " + ", ".join(result.aliases) if result.aliases else "") + ")"
+    click.echo(f"model: {result.model_uri}{note}")
+    if result.base_run_id:
+        click.echo(f"based on run {result.base_run_id}")
+    click.echo(f"run_id={result.run_id}")
 
 
 # -------------------------------------------------------------------- sweep

@@ -24,7 +24,8 @@ from recsys.data.readers import read_events, read_metadata, read_mpd, read_playl
 from recsys.data.sessions import prune_rare_items, sessionize
 from recsys.data.split import random_split, time_split
 from recsys.data._schema import check_sequences
-from recsys.errors import CollapseWarning, ConfigError
+from recsys.coldstart import ColdStart, MetadataMapper
+from recsys.errors import CollapseWarning, ConfigError, DataError
 from recsys.evaluation.baselines import make_baseline
 from recsys.evaluation.methods import Item2VecMethod, Method
 from recsys.evaluation.cases import build_cases
@@ -316,6 +317,7 @@ def run_training(
                 exclude_seen=config.evaluation.exclude_seen,
             )
             task.advance()
+        cold_start = _fit_cold_start(config, prepared, vectors, stages=stages, say=say)
         with stages.stage("log"):
             k = config.evaluation.headline_k
             tracking.log_results(results, primary=results[0].method, headline_k=k)
@@ -325,7 +327,9 @@ def run_training(
             if config.tracking.log_model:
                 say("logging the model to MLflow")
                 registered = config.tracking.registered_model
-                model_uri = tracking.log_model(vectors, metadata=prepared.metadata, registered_model=registered)
+                model_uri = tracking.log_model(
+                    vectors, metadata=prepared.metadata, registered_model=registered, cold_start=cold_start
+                )
                 if registered:
                     promoted, champion_value = tracking.promote_champion(registered, run.info.run_id, metric=f"hr_at_{k}")
             say("writing the run report")
@@ -371,6 +375,29 @@ def _select(config: PipelineConfig, train_sequences: pl.DataFrame, say: Callable
             f"every candidate failed the collapse guard; the chosen one because "
             f"{'; '.join(selection.chosen.collapse.reasons)}"), stacklevel=3)
     return selection
+
+
+def _fit_cold_start(
+    config: PipelineConfig, prepared: PreparedData, vectors: ItemVectors, *, stages: StageTimer,
+    say: Callable[[str], None],
+) -> ColdStart | None:
+    """Fit the metadata mapper when the data has metadata (and ``cold_start.enabled``); log its fit quality.
+
+    Metadata that cannot feed a mapper (too few trained items with metadata)
+    is a warning, not a failed run: the model is logged without a mapper.
+    """
+    if prepared.metadata is None or not config.cold_start.enabled:
+        return None
+    say("fitting the metadata mapper (vectors for new items)")
+    try:
+        with stages.stage("cold_start"):
+            cold_start = ColdStart(MetadataMapper(config.cold_start).fit(vectors, prepared.metadata))
+    except DataError as error:
+        warnings.warn(f"no metadata mapper for new items: {error}", stacklevel=2)
+        mlflow.set_tag("cold_start", f"skipped: {error}")
+        return None
+    mlflow.log_metrics(cold_start.mapper.report_.metrics())
+    return cold_start
 
 
 def _epoch_progress(

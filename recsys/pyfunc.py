@@ -14,10 +14,12 @@ from typing import Any
 import mlflow.pyfunc
 import pandas as pd
 
-__all__ = ["Item2VecPyfunc", "VECTORS_ARTIFACT", "METADATA_ARTIFACT"]
+__all__ = ["Item2VecPyfunc", "VECTORS_ARTIFACT", "METADATA_ARTIFACT", "COLD_START_ARTIFACT"]
 
 VECTORS_ARTIFACT = "item_vectors"
 METADATA_ARTIFACT = "metadata"
+COLD_START_ARTIFACT = "cold_start"
+"""The metadata mapper and cold items (:class:`recsys.coldstart.ColdStart`), when the model has them."""
 
 
 class Item2VecPyfunc(mlflow.pyfunc.PythonModel):
@@ -26,7 +28,8 @@ class Item2VecPyfunc(mlflow.pyfunc.PythonModel):
     ``predict`` takes a DataFrame with an ``item_id`` column and the params
     ``k`` (default 10) and ``relation`` (``"similar"`` or ``"next"``; empty or
     absent: the model's default relation); it returns one row per recommendation with columns
-    ``query_id, rank, item_id, score`` (plus metadata columns if logged).
+    ``query_id, rank, item_id, score, cold`` (plus metadata columns if logged;
+    ``cold`` flags items whose vector came from their metadata).
     Unknown items raise :class:`recsys.errors.UnknownItemError`.
     """
 
@@ -34,9 +37,11 @@ class Item2VecPyfunc(mlflow.pyfunc.PythonModel):
         from recsys.recommender import Recommender
 
         metadata = context.artifacts.get(METADATA_ARTIFACT)
+        cold_start = context.artifacts.get(COLD_START_ARTIFACT)
         self.recommender = Recommender.from_directory(
             Path(context.artifacts[VECTORS_ARTIFACT]),
             metadata_path=Path(metadata) if metadata else None,
+            cold_start_dir=Path(cold_start) if cold_start else None,
         )
 
     def predict(

@@ -23,17 +23,20 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 import polars as pl
 
 from recsys.config import NEXT_SESSION_DECAY, Relation
-from recsys.data._schema import check_sequences
+from recsys.data._schema import check_metadata, check_sequences
 from recsys.errors import ConfigError, ModelLoadError, UnknownItemError
 from recsys.index import AnnReport, ExactIndex, HNSWIndex, build_hnsw
 from recsys.item2vec import ItemVectors
 from recsys.neighbours import ExportReport, NeighbourTable, Progress, export_neighbours
+
+if TYPE_CHECKING:
+    from recsys.coldstart import ColdStart
 
 __all__ = [
     "Explanation",
@@ -101,19 +104,25 @@ class Recommendations(tuple[np.ndarray, np.ndarray]):
     fallback
         True when the query was unknown and popular items were returned; for
         a batch, a boolean array with one flag per query.
+    cold
+        Boolean array shaped as ``item_ids``: True where the item is cold (its
+        vector came from its metadata, see :meth:`Recommender.add_items`).
     """
 
     fallback: bool | np.ndarray
+    cold: np.ndarray
 
     def __new__(
-        cls, item_ids: np.ndarray, scores: np.ndarray, fallback: bool | np.ndarray = False
+        cls, item_ids: np.ndarray, scores: np.ndarray, fallback: bool | np.ndarray = False,
+        cold: np.ndarray | None = None,
     ) -> "Recommendations":
         result = super().__new__(cls, (item_ids, scores))
         result.fallback = fallback
+        result.cold = np.zeros(np.shape(item_ids), dtype=bool) if cold is None else cold
         return result
 
-    def __getnewargs__(self) -> tuple[np.ndarray, np.ndarray, bool | np.ndarray]:  # type: ignore[override]
-        return self[0], self[1], self.fallback
+    def __getnewargs__(self) -> tuple[np.ndarray, np.ndarray, bool | np.ndarray, np.ndarray]:  # type: ignore[override]
+        return self[0], self[1], self.fallback, self.cold
 
     @property
     def item_ids(self) -> np.ndarray:
@@ -126,7 +135,8 @@ class Recommendations(tuple[np.ndarray, np.ndarray]):
         return self[1]
 
     def __repr__(self) -> str:
-        return f"Recommendations(item_ids={self[0]!r}, scores={self[1]!r}, fallback={self.fallback!r})"
+        return (f"Recommendations(item_ids={self[0]!r}, scores={self[1]!r}, fallback={self.fallback!r}, "
+                f"cold={self.cold!r})")
 
 
 @dataclass(frozen=True)
@@ -144,6 +154,9 @@ class Explanation:
     co_occurrences: int | None
     """Training sequences that hold both items; None when the training sequences
     are not at hand (pass ``sequences=`` to the :class:`Recommender`)."""
+    from_metadata: tuple[bool, bool] = (False, False)
+    """Whether each item's vector came from its metadata (a cold item, added by
+    :meth:`Recommender.add_items`) rather than from training."""
 
 
 @dataclass(eq=False)
@@ -175,6 +188,16 @@ class Recommender:
     sequences
         Optional training sequences (sequences contract), used by
         :meth:`explain` to count co-occurrences.
+    cold_start
+        The model's metadata mapper and cold items (:class:`recsys.coldstart.ColdStart`);
+        its items join the catalogue after the trained ones, with zero plays.
+
+    Attributes
+    ----------
+    item_vectors
+        The catalogue's vectors: the trained items, then the cold ones.
+    trained_vectors
+        The vectors as trained, without cold items.
     """
 
     def __init__(
@@ -184,8 +207,13 @@ class Recommender:
         *,
         index: IndexKind = "auto",
         sequences: pl.DataFrame | None = None,
+        cold_start: "ColdStart | None" = None,
     ) -> None:
         _check_choice("index", index, _INDEX_KINDS)
+        self.trained_vectors = item_vectors
+        self.cold_start = cold_start
+        if cold_start is not None:
+            item_vectors = cold_start.extend(item_vectors)
         self.item_vectors = item_vectors
         self.metadata = metadata
         self.index = index
@@ -200,6 +228,7 @@ class Recommender:
         counts = np.asarray(item_vectors.counts, dtype=np.float64)
         self._popular = np.argsort(-counts, kind="stable")
         self._shares = (counts / max(counts.sum(), 1.0)).astype(np.float32)
+        self._cold = np.arange(len(self._ids)) >= len(self.trained_vectors)
         self._build_lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
@@ -211,11 +240,17 @@ class Recommender:
         metadata_path: str | Path | None = None,
         index: IndexKind = "auto",
         sequences: pl.DataFrame | None = None,
+        cold_start_dir: str | Path | None = None,
     ) -> "Recommender":
-        """Load from an item-vectors directory and an optional metadata Parquet file."""
+        """Load from an item-vectors directory, an optional metadata Parquet file and cold-start directory."""
         vectors = ItemVectors.load(vectors_dir)
         metadata = pl.read_parquet(metadata_path) if metadata_path else None
-        return cls(vectors, metadata, index=index, sequences=sequences)
+        cold_start = None
+        if cold_start_dir is not None:
+            from recsys.coldstart import ColdStart
+
+            cold_start = ColdStart.load(cold_start_dir)
+        return cls(vectors, metadata, index=index, sequences=sequences, cold_start=cold_start)
 
     @classmethod
     def load(
@@ -237,18 +272,20 @@ class Recommender:
             If nothing loadable is found at ``uri``.
         """
         from recsys.tracking import local_model_dir
-        from recsys.pyfunc import METADATA_ARTIFACT, VECTORS_ARTIFACT
+        from recsys.pyfunc import COLD_START_ARTIFACT, METADATA_ARTIFACT, VECTORS_ARTIFACT
 
         root = local_model_dir(str(uri))
         for base in (root / "artifacts", root):
             vectors_dir = base / VECTORS_ARTIFACT
             if (vectors_dir / "config.json").exists():
                 metadata = base / f"{METADATA_ARTIFACT}.parquet"
+                cold_start = base / COLD_START_ARTIFACT
                 return cls.from_directory(
                     vectors_dir,
                     metadata_path=metadata if metadata.exists() else None,
                     index=index,
                     sequences=sequences,
+                    cold_start_dir=cold_start if cold_start.is_dir() else None,
                 )
         if (root / "config.json").exists():
             return cls.from_directory(root, index=index, sequences=sequences)
@@ -362,6 +399,63 @@ class Recommender:
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._vocab
 
+    def is_cold(self, item_id: str) -> bool:
+        """Whether ``item_id``'s vector came from its metadata rather than training.
+
+        Raises
+        ------
+        UnknownItemError
+            If the item is not in the catalogue.
+        """
+        return bool(self._cold[self._vocab.row(item_id)])
+
+    @property
+    def cold_item_ids(self) -> tuple[str, ...]:
+        """The cold items (vectors from metadata), in the order they were added."""
+        return () if self.cold_start is None else self.cold_start.item_ids
+
+    def add_items(self, metadata: pl.DataFrame, *, source: str | Path | None = None) -> "Recommender":
+        """A recommender that also knows new items, with vectors from their metadata (flagged cold).
+
+        The model's metadata mapper (fitted at training time) predicts each
+        new item's input and output vectors; the trained vectors do not
+        change. The new items can be queried and recommended at once, and
+        every result flags them (:attr:`Recommendations.cold`).
+
+        Parameters
+        ----------
+        metadata
+            ``item_id`` plus columns of the model's metadata (title, artist...).
+        source
+            Where the metadata came from, named in error messages.
+
+        Returns
+        -------
+        Recommender
+            A new recommender (this one is unchanged), not yet prepared.
+
+        Raises
+        ------
+        ConfigError
+            If the model has no metadata mapper (it was trained without metadata).
+        DataError
+            If the metadata lacks ``item_id``, has no rows, has columns the
+            model's metadata did not have, has an item whose feature columns
+            are all empty, or names an item already in the catalogue.
+        """
+        if self.cold_start is None:
+            raise ConfigError(
+                "this model has no metadata mapper, so it cannot give new items vectors: "
+                "train it with item metadata (--metadata) and cold_start.enabled = true"
+            )
+        cold_start = self.cold_start.add(metadata, catalogue=self._vocab, source=source)
+        added = cold_start.item_ids[len(self.cold_start):]
+        new_rows = check_metadata(metadata, source=source).filter(pl.col("item_id").is_in(added))
+        merged = new_rows if self.metadata is None else pl.concat([self.metadata, new_rows], how="diagonal_relaxed")
+        return Recommender(
+            self.trained_vectors, merged, index=self.index, sequences=self.sequences, cold_start=cold_start
+        )
+
     # ------------------------------------------------------------ recommending
     def _mask(self, exclude: Iterable[str] | None, include_only: Iterable[str] | None) -> np.ndarray | None:
         if exclude is None and include_only is None:
@@ -402,11 +496,12 @@ class Recommender:
         if on_unknown == "error":
             raise UnknownItemError(item_id, hint=_UNKNOWN_HINT)
         rows = self._popular_rows(k, mask)
-        return Recommendations(self._ids[rows], self._shares[rows], fallback=True)
+        return Recommendations(self._ids[rows], self._shares[rows], fallback=True, cold=self._cold[rows])
 
     def _single(self, rows: np.ndarray, scores: np.ndarray) -> Recommendations:
         keep = rows >= 0
-        return Recommendations(self._ids[rows[keep]], scores[keep])
+        rows = rows[keep]
+        return Recommendations(self._ids[rows], scores[keep], cold=self._cold[rows])
 
     def recommend(
         self,
@@ -464,7 +559,7 @@ class Recommender:
         table = self._table_for(space, k, mask)
         if table is not None:  # the fast path: two slices of the table
             rows, scores = table.lookup(row, k)
-            return Recommendations(self._ids[rows], scores.copy())
+            return Recommendations(self._ids[rows], scores.copy(), cold=self._cold[rows])
         rows, scores = self._item_neighbours(space, np.array([row]), k, mask)
         return self._single(rows[0], scores[0])
 
@@ -516,7 +611,7 @@ class Recommender:
             found[unknown, : len(popular)] = popular
             scores[unknown, : len(popular)] = self._shares[popular]
         ids = np.where(found >= 0, self._ids[np.maximum(found, 0)], None)
-        return Recommendations(ids, scores, fallback=unknown)
+        return Recommendations(ids, scores, fallback=unknown, cold=(found >= 0) & self._cold[np.maximum(found, 0)])
 
     def for_session(
         self,
@@ -644,6 +739,7 @@ class Recommender:
             rank=int(np.count_nonzero(scores > scores[row_b])) + 1,
             counts=(int(counts[row_a]), int(counts[row_b])),
             co_occurrences=together,
+            from_metadata=(bool(self._cold[row_a]), bool(self._cold[row_b])),
         )
 
     # ------------------------------------------------------------------ frames
@@ -653,11 +749,11 @@ class Recommender:
         return frame.join(self.metadata, on="item_id", how="left", maintain_order="left")
 
     def to_frame(self, result: Recommendations) -> pl.DataFrame:
-        """A single result for people: ``rank, item_id, score`` plus metadata columns."""
+        """A single result for people: ``rank, item_id, score, cold`` plus metadata columns."""
         ids, scores = result
         frame = pl.DataFrame(
-            {"rank": np.arange(1, len(ids) + 1), "item_id": ids.tolist(), "score": scores},
-            schema={"rank": pl.Int64, "item_id": pl.String, "score": pl.Float32},
+            {"rank": np.arange(1, len(ids) + 1), "item_id": ids.tolist(), "score": scores, "cold": result.cold},
+            schema={"rank": pl.Int64, "item_id": pl.String, "score": pl.Float32, "cold": pl.Boolean},
         )
         return self._with_metadata(frame)
 
@@ -666,8 +762,9 @@ class Recommender:
         return self.to_frame(self.recommend(item_id, k, **options))
 
     def recommend_frame_many(self, item_ids: Sequence[str], k: int = 10, **options: Any) -> pl.DataFrame:
-        """Recommendations for several items as one frame: ``query_id, rank, item_id, score`` + metadata."""
-        ids, scores = self.recommend_many(item_ids, k, **options)
+        """Recommendations for several items as one frame: ``query_id, rank, item_id, score, cold`` + metadata."""
+        result = self.recommend_many(item_ids, k, **options)
+        ids, scores = result
         width = ids.shape[1]
         frame = pl.DataFrame(
             {
@@ -675,7 +772,9 @@ class Recommender:
                 "rank": np.tile(np.arange(1, width + 1), len(item_ids)),
                 "item_id": ids.ravel().tolist(),
                 "score": scores.ravel(),
+                "cold": result.cold.ravel(),
             },
-            schema={"query_id": pl.String, "rank": pl.Int64, "item_id": pl.String, "score": pl.Float32},
+            schema={"query_id": pl.String, "rank": pl.Int64, "item_id": pl.String, "score": pl.Float32,
+                    "cold": pl.Boolean},
         ).filter(pl.col("item_id").is_not_null())
         return self._with_metadata(frame)

@@ -70,6 +70,7 @@ class Neighbour(BaseModel):
     score: float = Field(
         description="Cosine similarity ('similar'), dot product ('next'), or the popularity share when the answer fell back."
     )
+    cold: bool = Field(description="True if the item's vector came from its metadata (added with recsys add-items).")
 
 
 class SimilarResponse(BaseModel):
@@ -129,6 +130,7 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
     model: str = Field(description="The model location, as given at start.")
     n_items: int
+    n_cold: int = Field(description="Items whose vectors came from their metadata (recsys add-items).")
     search_mode: SearchMode
     loaded_at: datetime
     reloads: int = Field(description="Successful reloads since start.")
@@ -186,6 +188,7 @@ class ModelHolder:
         return Health(
             model=self.uri,
             n_items=len(served.recommender),
+            n_cold=len(served.recommender.cold_item_ids),
             search_mode=served.recommender.search_mode,
             loaded_at=served.loaded_at,
             reloads=self.reloads,
@@ -243,11 +246,11 @@ def _json(payload: dict[str, Any]) -> Response:
     return Response(json.dumps(payload, separators=(",", ":")).encode(), media_type="application/json")
 
 
-def _neighbours(ids: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
-    """``[{"item_id", "score"}]`` without padding, scores rounded to 6 decimals (float32 holds about 7 digits)."""
+def _neighbours(ids: np.ndarray, scores: np.ndarray, cold: np.ndarray) -> list[dict[str, Any]]:
+    """``[{"item_id", "score", "cold"}]`` without padding, scores rounded to 6 decimals (float32 holds about 7 digits)."""
     return [
-        {"item_id": item, "score": score}
-        for item, score in zip(ids.tolist(), np.round(scores.astype(np.float64), 6).tolist())
+        {"item_id": item, "score": score, "cold": flag}
+        for item, score, flag in zip(ids.tolist(), np.round(scores.astype(np.float64), 6).tolist(), cold.tolist())
         if item is not None
     ]
 
@@ -257,7 +260,7 @@ def _batch_payload(item_ids: list[str], result: Recommendations) -> dict[str, An
     fallback = result.fallback.tolist()  # type: ignore[union-attr]
     return {
         "results": [
-            {"item_id": item, "fallback": fallback[i], "recommendations": _neighbours(ids[i], scores[i])}
+            {"item_id": item, "fallback": fallback[i], "recommendations": _neighbours(ids[i], scores[i], result.cold[i])}
             for i, item in enumerate(item_ids)
         ]
     }
@@ -325,7 +328,8 @@ def create_app(
         else:
             result = model.recommend(item_id, k, on_unknown=on_unknown, relation=relation)
         ids, scores = result
-        return _json({"item_id": item_id, "fallback": result.fallback, "recommendations": _neighbours(ids, scores)})
+        return _json({"item_id": item_id, "fallback": result.fallback,
+                      "recommendations": _neighbours(ids, scores, result.cold)})
 
     @app.post("/similar", response_model=BatchResponse, responses=unknown)
     async def similar_many(request: BatchRequest) -> Response:
@@ -346,7 +350,8 @@ def create_app(
             **request.filters(),
         )
         ids, scores = result
-        return _json({"items": request.items, "fallback": result.fallback, "recommendations": _neighbours(ids, scores)})
+        return _json({"items": request.items, "fallback": result.fallback,
+                      "recommendations": _neighbours(ids, scores, result.cold)})
 
     @app.get("/health", response_model=Health)
     async def health() -> Health:

@@ -18,7 +18,7 @@ import time
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 import pandas as pd
@@ -34,8 +34,11 @@ from recsys.errors import ModelLoadError
 from recsys.evaluation.protocol import MethodResult
 from recsys.index import AnnReport
 from recsys.item2vec import EpochReport, ItemVectors
-from recsys.pyfunc import METADATA_ARTIFACT, VECTORS_ARTIFACT
+from recsys.pyfunc import COLD_START_ARTIFACT, METADATA_ARTIFACT, VECTORS_ARTIFACT
 from recsys.selection import Selection
+
+if TYPE_CHECKING:
+    from recsys.coldstart import ColdStart
 
 __all__ = [
     "HEADLINE_FAMILIES",
@@ -55,6 +58,7 @@ __all__ = [
     "log_model",
     "log_ann_report",
     "local_model_dir",
+    "registered_version",
     "promote_champion",
     "git_commit",
     "artifact_root",
@@ -403,8 +407,13 @@ def log_model(
     *,
     metadata: pl.DataFrame | None = None,
     registered_model: str | None = None,
+    cold_start: "ColdStart | None" = None,
 ) -> str:
     """Log vectors, metadata and the pyfunc model to the active run; optionally register it.
+
+    ``cold_start`` (a :class:`recsys.coldstart.ColdStart`) is logged beside
+    the vectors as the ``cold_start`` artifact: the metadata mapper and any
+    cold items.
 
     Returns
     -------
@@ -420,6 +429,8 @@ def log_model(
             meta_path = Path(staging) / f"{METADATA_ARTIFACT}.parquet"
             metadata.write_parquet(meta_path)
             artifacts[METADATA_ARTIFACT] = str(meta_path)
+        if cold_start is not None:
+            artifacts[COLD_START_ARTIFACT] = str(cold_start.save(Path(staging) / COLD_START_ARTIFACT))
         mlflow.pyfunc.log_model(
             name=MODEL_NAME,
             python_model=str(package_dir / "_pyfunc_entry.py"),
@@ -436,7 +447,7 @@ def log_model(
 def _requirements() -> list[str]:
     from importlib.metadata import version
 
-    names = ["mlflow", "gensim", "polars", "numpy", "scipy", "pandas", "pyarrow", "pydantic"]
+    names = ["mlflow", "gensim", "polars", "numpy", "scipy", "pandas", "pyarrow", "pydantic", "scikit-learn"]
     return [f"{name}=={version(name)}" for name in names]
 
 
@@ -490,6 +501,25 @@ def promote_champion(
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
+def registered_version(uri: str) -> Any:
+    """The registry version (an MLflow ``ModelVersion``) a ``models:/`` URI points at now.
+
+    ``models:/name@alias``, ``models:/name/<number>`` and ``models:/name/latest``
+    (or ``models:/name``: the highest version).
+    """
+    client = mlflow.MlflowClient()
+    name, _, ref = uri[len("models:/") :].partition("@")
+    if ref:
+        return client.get_model_version_by_alias(name, ref)
+    name, _, number = uri[len("models:/") :].partition("/")
+    if number in ("", "latest"):
+        versions = client.search_model_versions(f"name='{name}'")
+        if not versions:
+            raise ModelLoadError(f"{uri}: registered model {name!r} has no versions")
+        return max(versions, key=lambda v: int(v.version))
+    return client.get_model_version(name, number)
+
+
 def _cache_key(uri: str) -> str:
     """A key that changes whenever ``uri`` points at other model files.
 
@@ -497,19 +527,7 @@ def _cache_key(uri: str) -> str:
     resolved to the model version they point at now.
     """
     if uri.startswith("models:/"):
-        client = mlflow.MlflowClient()
-        name, _, ref = uri[len("models:/") :].partition("@")
-        if ref:
-            version = client.get_model_version_by_alias(name, ref)
-        else:
-            name, _, number = uri[len("models:/") :].partition("/")
-            if number in ("", "latest"):
-                versions = client.search_model_versions(f"name='{name}'")
-                if not versions:
-                    raise ModelLoadError(f"{uri}: registered model {name!r} has no versions")
-                version = max(versions, key=lambda v: int(v.version))
-            else:
-                version = client.get_model_version(name, number)
+        version = registered_version(uri)
         uri = f"{version.name}/{version.version}/{version.source}"
     return hashlib.sha256(f"{mlflow.get_tracking_uri()}|{uri}".encode()).hexdigest()[:24]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -23,10 +24,13 @@ import polars as pl
 from recsys import tracking
 from recsys.config import PipelineConfig, Relation
 from recsys.evaluation.baselines import make_baseline
+from recsys.errors import DataError
 from recsys.evaluation.cases import EvaluationCases, build_cases
+from recsys.evaluation.cold_start import ColdStartReport, evaluate_cold_start
 from recsys.evaluation.methods import Item2VecMethod, Method
 from recsys.evaluation.metrics import bootstrap_difference
 from recsys.evaluation.protocol import MethodResult, evaluate_method, item_popularity
+from recsys.item2vec import ItemVectors
 from recsys.pipeline import prepare
 from recsys.selection import choose_config
 
@@ -69,6 +73,8 @@ class EvaluationReport:
     n_resamples: int
     """Bootstrap resamples behind the confidence intervals."""
     seed: int
+    cold_start: ColdStartReport | None = None
+    """The cold-start protocol, for a dataset with metadata (``cold_start.evaluate``)."""
 
     def to_markdown(self, *, k: int = 10) -> str:
         """The report as Markdown: one table per protocol at cut-off ``k`` (one of ``ks``).
@@ -88,6 +94,8 @@ class EvaluationReport:
         ]
         for protocol in self.protocols:
             lines += ["", *self._protocol_table(protocol, k)]
+        if self.cold_start is not None:
+            lines += ["", self.cold_start.to_markdown(k=k).rstrip("\n")]
         return "\n".join(lines) + "\n"
 
     def _protocol_table(self, protocol: str, k: int) -> list[str]:
@@ -232,7 +240,10 @@ def run_evaluation(
         tracking.use_tracking_uri(config.tracking.tracking_uri)
         experiment = tracking.experiment_id(config.tracking.experiment or config.data.name)
     reports = []
+    warm_vectors = None
     for method, fit_seconds in _fitted_methods(config, prepared.train, say):
+        if isinstance(method, Item2VecMethod):
+            warm_vectors = method.vectors_
         results = {}
         for protocol, protocol_cases in cases.items():
             say(f"evaluating {method.name} on {len(protocol_cases):,} {protocol} cases")
@@ -248,6 +259,10 @@ def run_evaluation(
                               train=prepared.train, report_id=report_id)
             report = dataclasses.replace(report, run_id=run_id)
         reports.append(report)
+    cold_start = None
+    if prepared.metadata is not None and config.cold_start.evaluate:
+        cold_start = _cold_start(config, prepared.train, prepared.test, prepared.metadata, warm_vectors=warm_vectors,
+                                 experiment=experiment, report_id=report_id, say=say)
     return EvaluationReport(
         dataset=config.data.name,
         counts=prepared.counts,
@@ -257,4 +272,26 @@ def run_evaluation(
         report_id=report_id,
         n_resamples=evaluation.bootstrap_resamples,
         seed=evaluation.seed,
+        cold_start=cold_start,
     )
+
+
+def _cold_start(
+    config: PipelineConfig, train: pl.DataFrame, test: pl.DataFrame, metadata: pl.DataFrame, *,
+    warm_vectors: ItemVectors | None, experiment: str | None, report_id: str, say: Callable[[str], None],
+) -> ColdStartReport | None:
+    """The cold-start protocol, logged as one run (tag ``method=cold-start``); None (with a warning) when
+    too few items have metadata."""
+    say("cold-start protocol")
+    try:
+        report = evaluate_cold_start(config, train, test, metadata, warm_vectors=warm_vectors, say=say)
+    except DataError as error:
+        warnings.warn(f"no cold-start protocol: {error}", stacklevel=2)
+        return None
+    if experiment is not None:
+        with mlflow.start_run(experiment_id=experiment, run_name="cold-start"):
+            mlflow.set_tags({"method": "cold-start", "evaluation_report": report_id,
+                             "git_commit": tracking.git_commit() or "unknown"})
+            tracking.log_config(config)
+            mlflow.log_metrics({**report.metrics(), **report.mapper.metrics()})
+    return report

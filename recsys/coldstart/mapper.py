@@ -1,0 +1,394 @@
+"""The metadata-to-vector mapper: ridge regression from metadata features into both vector spaces.
+
+:class:`MetadataMapper` is fitted on the warm items (those with trained
+vectors and metadata). It predicts an item's input vector (the
+``"similar"`` space, and the query side of ``"next"``) and its output vector
+(the candidate side of ``"next"``) from :class:`~recsys.coldstart.features.MetadataFeatures`,
+with one scikit-learn :class:`~sklearn.linear_model.Ridge` per space whose
+strength is chosen on held-out warm items.
+
+A ridge prediction is a conditional mean: pulled towards the average item,
+it almost never outscores a trained output vector, so a cold item would
+never be recommended for "next". The output predictions are therefore
+calibrated: their deviation from the mean output vector is scaled so that
+the held-out warm items, with predicted output vectors, take as many
+top-10 places among the other items' "next" recommendations as they do
+with their trained vectors ("a new item is recommended as often as a warm
+item like it"). Input predictions are left as they are: for a query, the
+conditional mean is the best guess, and scaling it changes nothing for
+"next" and little for "similar".
+
+The fit quality on the held-out items (R², neighbour recall, calibration)
+is in :attr:`MetadataMapper.report_` and logged to the training run. The
+fitted mapper is saved as JSON and ``.npy`` arrays, never pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+from sklearn.linear_model import Ridge
+from sklearn.metrics import r2_score
+
+from recsys.coldstart.features import MetadataFeatures, choose_roles, empty_rows
+from recsys.config import ColdStartConfig
+from recsys.errors import DataError, ModelLoadError
+from recsys.index import normalize_rows
+from recsys.item2vec import ItemVectors
+
+__all__ = ["MetadataMapper", "MapperReport", "SpaceFit", "MIN_WARM_ITEMS"]
+
+_FORMAT_VERSION = 1
+MIN_WARM_ITEMS = 10
+"""Fewest warm items with metadata a mapper is fitted on."""
+_K = 10
+"""Cut-off of the neighbour recall and of the calibration's top lists."""
+_SAMPLE = 1000
+"""Held-out items and queries sampled for neighbour recall and calibration."""
+_MAX_SCALE = 8.0
+
+
+@dataclass(frozen=True)
+class SpaceFit:
+    """How well one vector space is predicted, on the held-out warm items."""
+
+    alpha: float
+    """The ridge strength chosen."""
+    r2: float
+    """Coefficient of determination of the predicted vectors (variance weighted over dimensions)."""
+    neighbour_recall: float
+    """Input space: share of an item's top-10 "similar" neighbours (cosine) found with its
+    predicted vector too. Output space: share of an item's top-10 "next" items (its
+    input vector against the output vectors) found with its predicted input vector."""
+    scale: float = 1.0
+    """Factor applied to the predictions' deviation from the mean vector (calibration)."""
+    top10_share: float | None = None
+    """Output space: top-10 places the held-out items take with predicted output vectors,
+    relative to those they take with their trained ones (1 = as often), after calibration."""
+
+
+@dataclass(frozen=True)
+class MapperReport:
+    """The fit of a :class:`MetadataMapper`."""
+
+    n_items: int
+    """Warm items the mapper is fitted on."""
+    n_validation: int
+    """Of them, held out to choose the strength and measure the fit."""
+    n_features: int
+    input: SpaceFit
+    output: SpaceFit | None
+    seconds: float
+
+    def metrics(self, prefix: str = "cold_start.") -> dict[str, float]:
+        """Flat metrics for MLflow: ``cold_start.input.r2``, ``cold_start.output.neighbour_recall_at_10``..."""
+        metrics = {
+            f"{prefix}n_items": float(self.n_items),
+            f"{prefix}n_validation": float(self.n_validation),
+            f"{prefix}n_features": float(self.n_features),
+            f"{prefix}fit_seconds": self.seconds,
+        }
+        for name, fit in (("input", self.input), ("output", self.output)):
+            if fit is None:
+                continue
+            for key, value in asdict(fit).items():
+                if value is not None:
+                    key = f"neighbour_recall_at_{_K}" if key == "neighbour_recall" else key
+                    metrics[f"{prefix}{name}.{key}"] = float(value)
+        return metrics
+
+    def summary(self) -> str:
+        """One line for people."""
+        text = (f"{self.n_items:,} warm items, {self.n_features:,} features; held-out R² input "
+                f"{self.input.r2:.3f}, similar-neighbour recall@{_K} {self.input.neighbour_recall:.3f}")
+        if self.output is not None:
+            text += (f"; R² output {self.output.r2:.3f}, next recall@{_K} {self.output.neighbour_recall:.3f}, "
+                     f"output scale {self.output.scale:.2f}")
+        return text
+
+
+def _top(queries: np.ndarray, candidates: np.ndarray, exclude: np.ndarray) -> np.ndarray:
+    """Rows of the top-:data:`_K` candidates of each query (``exclude[i]`` never)."""
+    scores = queries @ candidates.T
+    scores[np.arange(len(exclude)), exclude] = -np.inf
+    k = min(_K, candidates.shape[0] - 1)
+    return np.argpartition(-scores, k - 1, axis=1)[:, :k]
+
+
+def _recall(found: np.ndarray, truth: np.ndarray) -> float:
+    """Mean share of each row of ``truth`` found in the same row of ``found``."""
+    hits = [np.intersect1d(a, b).size for a, b in zip(found, truth)]
+    return float(np.mean(hits) / truth.shape[1]) if len(hits) else float("nan")
+
+
+def _ridge_from(alpha: float, coef: np.ndarray, intercept: np.ndarray) -> Ridge:
+    """A fitted :class:`Ridge` from its saved coefficients."""
+    model = Ridge(alpha=alpha)
+    model.coef_ = coef
+    model.intercept_ = intercept
+    model.n_features_in_ = coef.shape[1]
+    return model
+
+
+class MetadataMapper:
+    """Predict input and output vectors of items from their metadata.
+
+    Parameters
+    ----------
+    config
+        Feature and regression options (:class:`~recsys.config.ColdStartConfig`).
+
+    Attributes
+    ----------
+    features_
+        The fitted :class:`~recsys.coldstart.features.MetadataFeatures`.
+    metadata_columns_
+        Every column of the metadata it was fitted on (new items may only have these).
+    input_, output_
+        The fitted ridge models (``output_`` None for vectors without output vectors).
+    report_
+        :class:`MapperReport` of the fit.
+    """
+
+    def __init__(self, config: ColdStartConfig | None = None) -> None:
+        self.config = config or ColdStartConfig()
+
+    # ---------------------------------------------------------------- fitting
+    def fit(self, vectors: ItemVectors, metadata: pl.DataFrame) -> "MetadataMapper":
+        """Fit on the items of ``vectors`` that have metadata.
+
+        Parameters
+        ----------
+        vectors
+            Trained vectors (input vectors, and output vectors if any).
+        metadata
+            The metadata contract frame (``item_id`` and string columns).
+
+        Returns
+        -------
+        MetadataMapper
+            ``self``.
+
+        Raises
+        ------
+        DataError
+            If fewer than :data:`MIN_WARM_ITEMS` warm items have metadata, or
+            no column gives a feature.
+        """
+        started = time.perf_counter()
+        config = self.config
+        roles = choose_roles(metadata.columns, config.columns)
+        warm = (
+            pl.DataFrame({"item_id": list(vectors.item_ids), "_row": np.arange(len(vectors))})
+            .join(metadata, on="item_id", how="inner", maintain_order="left")
+        )
+        warm = warm.filter(~pl.Series(empty_rows(warm, list(roles))))
+        if warm.height < MIN_WARM_ITEMS:
+            raise DataError(
+                f"only {warm.height} trained items have metadata in the columns {list(roles)}; "
+                f"the metadata mapper needs at least {MIN_WARM_ITEMS}",
+                fix="check that the metadata ids match the training data, or set cold_start.enabled = false",
+            )
+        self.metadata_columns_ = [c for c in metadata.columns if c != "item_id"]
+        self.features_ = MetadataFeatures(
+            roles, min_df=config.min_df, sentence_embeddings=config.sentence_embeddings
+        ).fit(warm)
+        features = self.features_.transform(warm)
+        rows = warm["_row"].to_numpy()
+        inputs = vectors.vectors[rows]
+        outputs = None if vectors.context_vectors is None else vectors.context_vectors[rows]
+
+        rng = np.random.default_rng(config.seed)
+        order = rng.permutation(warm.height)
+        n_validation = max(1, int(round(config.validation_fraction * warm.height)))
+        held, kept = np.sort(order[:n_validation]), np.sort(order[n_validation:])
+
+        self.input_, input_fit, predicted_inputs = self._fit_space(features, inputs, held, kept)
+        input_fit = SpaceFit(
+            alpha=input_fit[0], r2=input_fit[1],
+            neighbour_recall=self._similar_recall(vectors, rows, held, predicted_inputs, rng),
+        )
+        output_fit = None
+        self.output_, self.output_mean_, self.output_scale_ = None, None, 1.0
+        if outputs is not None:
+            self.output_, (alpha, r2), predicted_outputs = self._fit_space(features, outputs, held, kept)
+            self.output_mean_ = outputs[kept].mean(axis=0).astype(np.float32)
+            scale, share = self._calibrate(vectors, rows, held, kept, predicted_outputs, rng)
+            self.output_scale_ = scale
+            output_fit = SpaceFit(
+                alpha=alpha, r2=r2, scale=scale, top10_share=share,
+                neighbour_recall=self._next_recall(vectors, rows, held, predicted_inputs, rng),
+            )
+        self.report_ = MapperReport(
+            n_items=warm.height, n_validation=n_validation, n_features=self.features_.n_features_,
+            input=input_fit, output=output_fit, seconds=time.perf_counter() - started,
+        )
+        return self
+
+    def _fit_space(
+        self, features: sp.csr_matrix, targets: np.ndarray, held: np.ndarray, kept: np.ndarray
+    ) -> tuple[Ridge, tuple[float, float], np.ndarray]:
+        """Choose the strength on the held-out items, refit on all; (model, (alpha, R²), held-out predictions)."""
+        best: tuple[float, float, np.ndarray] | None = None
+        for alpha in self.config.alphas:
+            model = Ridge(alpha=alpha).fit(features[kept], targets[kept])
+            predicted = model.predict(features[held]).astype(np.float32)
+            score = float(r2_score(targets[held], predicted, multioutput="variance_weighted")) if held.size > 1 else 0.0
+            if best is None or score > best[1]:
+                best = (alpha, score, predicted)
+        assert best is not None
+        alpha, score, predicted = best
+        return Ridge(alpha=alpha).fit(features, targets), (alpha, score), predicted
+
+    @staticmethod
+    def _sample(rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.sort(rng.choice(n, size=min(n, _SAMPLE), replace=False))
+
+    def _similar_recall(
+        self, vectors: ItemVectors, rows: np.ndarray, held: np.ndarray, predicted: np.ndarray,
+        rng: np.random.Generator,
+    ) -> float:
+        """Top-10 cosine neighbours among all trained items: predicted input vector against trained."""
+        pick = self._sample(rng, held.size)
+        items = rows[held[pick]]
+        unit = normalize_rows(vectors.vectors)
+        truth = _top(unit[items], unit, items)
+        return _recall(_top(normalize_rows(predicted[pick]), unit, items), truth)
+
+    def _next_recall(
+        self, vectors: ItemVectors, rows: np.ndarray, held: np.ndarray, predicted: np.ndarray,
+        rng: np.random.Generator,
+    ) -> float:
+        """Top-10 "next" items among all trained items: predicted input vector against trained."""
+        assert vectors.context_vectors is not None
+        pick = self._sample(rng, held.size)
+        items = rows[held[pick]]
+        truth = _top(vectors.vectors[items], vectors.context_vectors, items)
+        return _recall(_top(predicted[pick], vectors.context_vectors, items), truth)
+
+    def _calibrate(
+        self, vectors: ItemVectors, rows: np.ndarray, held: np.ndarray, kept: np.ndarray,
+        predicted: np.ndarray, rng: np.random.Generator,
+    ) -> tuple[float, float]:
+        """The output scale at which held-out items take as many top-10 "next" places as with trained vectors.
+
+        Queries are a sample of the other warm items; the share of their
+        top-10 places taken by held-out items grows with the scale, so it is
+        found by bisection between 1 (the ridge prediction) and
+        :data:`_MAX_SCALE`. Returns the scale and the share reached relative
+        to the trained vectors' share.
+        """
+        assert vectors.context_vectors is not None and self.output_mean_ is not None
+        queries = rows[kept[self._sample(rng, kept.size)]]
+        held_rows = rows[held]
+        candidates = vectors.context_vectors.copy()
+        query_vectors = vectors.vectors[queries]
+
+        def share(matrix: np.ndarray) -> float:
+            return float(np.isin(_top(query_vectors, matrix, queries), held_rows).mean())
+
+        target = share(candidates)
+        if not self.config.calibrate_output or target == 0:
+            candidates[held_rows] = predicted
+            return 1.0, share(candidates) / target if target else float("nan")
+        deviation = predicted - self.output_mean_
+
+        def share_at(scale: float) -> float:
+            candidates[held_rows] = self.output_mean_ + scale * deviation
+            return share(candidates)
+
+        low, high = 1.0, _MAX_SCALE
+        if share_at(low) >= target:
+            return low, share_at(low) / target
+        if share_at(high) <= target:
+            return high, share_at(high) / target
+        for _ in range(12):
+            middle = (low + high) / 2
+            low, high = (middle, high) if share_at(middle) < target else (low, middle)
+        scale = (low + high) / 2
+        return scale, share_at(scale) / target
+
+    # ------------------------------------------------------------- predicting
+    def predict(self, metadata: pl.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """Input and output vectors (None without an output model) of every row of ``metadata``, float32."""
+        features = self.features_.transform(metadata)
+        inputs = self.input_.predict(features).astype(np.float32)
+        if self.output_ is None or self.output_mean_ is None:
+            return inputs, None
+        outputs = self.output_mean_ + self.output_scale_ * (self.output_.predict(features) - self.output_mean_)
+        return inputs, outputs.astype(np.float32)
+
+    def features(self, metadata: pl.DataFrame) -> sp.csr_matrix:
+        """The features of every row of ``metadata`` (for the metadata-only baseline)."""
+        return self.features_.transform(metadata)
+
+    # ------------------------------------------------------------ persistence
+    def save(self, directory: Path) -> None:
+        """Write the mapper into ``directory`` (which must exist): JSON and ``.npy`` files, no pickle."""
+        self.features_.save(directory)
+        spaces: dict[str, Any] = {"input": self.input_.alpha}
+        np.save(directory / "input_coef.npy", self.input_.coef_.astype(np.float32))
+        np.save(directory / "input_intercept.npy", np.asarray(self.input_.intercept_, dtype=np.float32))
+        if self.output_ is not None and self.output_mean_ is not None:
+            spaces["output"] = self.output_.alpha
+            np.save(directory / "output_coef.npy", self.output_.coef_.astype(np.float32))
+            np.save(directory / "output_intercept.npy", np.asarray(self.output_.intercept_, dtype=np.float32))
+            np.save(directory / "output_mean.npy", self.output_mean_)
+        report = asdict(self.report_)
+        payload = {
+            "format_version": _FORMAT_VERSION,
+            "config": self.config.model_dump(mode="json"),
+            "metadata_columns": self.metadata_columns_,
+            "alphas": spaces,
+            "output_scale": self.output_scale_,
+            "report": report,
+        }
+        (directory / "mapper.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> "MetadataMapper":
+        """Read a mapper written by :meth:`save`.
+
+        Raises
+        ------
+        ModelLoadError
+            If a file is missing or inconsistent.
+        """
+        try:
+            payload = json.loads((directory / "mapper.json").read_text(encoding="utf-8"))
+            mapper = cls(ColdStartConfig.model_validate(payload["config"]))
+            mapper.metadata_columns_ = list(payload["metadata_columns"])
+            mapper.features_ = MetadataFeatures.load(directory)
+            alphas = payload["alphas"]
+            mapper.input_ = _ridge_from(
+                alphas["input"], np.load(directory / "input_coef.npy"), np.load(directory / "input_intercept.npy")
+            )
+            mapper.output_, mapper.output_mean_ = None, None
+            if "output" in alphas:
+                mapper.output_ = _ridge_from(
+                    alphas["output"], np.load(directory / "output_coef.npy"),
+                    np.load(directory / "output_intercept.npy"),
+                )
+                mapper.output_mean_ = np.load(directory / "output_mean.npy")
+            mapper.output_scale_ = float(payload["output_scale"])
+            report = payload["report"]
+            mapper.report_ = MapperReport(
+                **{**report, "input": SpaceFit(**report["input"]),
+                   "output": SpaceFit(**report["output"]) if report["output"] else None}
+            )
+        except FileNotFoundError as error:
+            raise ModelLoadError(
+                f"{directory}: incomplete metadata mapper ({Path(error.filename).name} is missing); retrain the model"
+            ) from None
+        except (ValueError, KeyError, TypeError, json.JSONDecodeError) as error:
+            raise ModelLoadError(f"{directory}: corrupt metadata mapper: {error}") from None
+        if mapper.features_.n_features_ != mapper.input_.coef_.shape[1]:
+            raise ModelLoadError(f"{directory}: corrupt metadata mapper: features and coefficients disagree")
+        return mapper
