@@ -191,13 +191,20 @@ class _Validator:
                          collapse=check)
 
 
-def _search_alpha(
-    config: Item2VecConfig,
-    base: Candidate,
-    run: Callable[[str, Item2VecConfig], Candidate],
-    spent: Callable[[], float],
-    budget: float,
-) -> None:
+@dataclass
+class _Trials:
+    """Trains candidates (``run``) and keeps them, within a time budget."""
+
+    run: Callable[[str, Item2VecConfig], Candidate]
+    candidates: list[Candidate]
+    budget_seconds: float = float("inf")
+
+    def affords(self, seconds: float) -> bool:
+        """Whether one more training of about ``seconds`` stays within the budget."""
+        return sum(c.train_seconds for c in self.candidates) + seconds <= self.budget_seconds
+
+
+def _search_alpha(config: Item2VecConfig, base: Candidate, trials: _Trials) -> None:
     """Line search on the winning context's learning rate (the training amount), within the budget.
 
     Doubles it while that helps; if doubling does not help at once, halves
@@ -206,11 +213,11 @@ def _search_alpha(
     best = base
     for factor in AMOUNT_STEPS:
         current = best
-        while spent() + base.train_seconds <= budget:
+        while trials.affords(base.train_seconds):
             name, candidate_config = _with_alpha(config, current, factor, base.config.alpha)
             if candidate_config.alpha == current.config.alpha:
                 break
-            candidate = run(name, candidate_config)
+            candidate = trials.run(name, candidate_config)
             if _best([best, candidate]) is not candidate:
                 break
             best = current = candidate
@@ -218,13 +225,7 @@ def _search_alpha(
             return
 
 
-def _search_window(
-    config: Item2VecConfig,
-    base: Candidate,
-    run: Callable[[str, Item2VecConfig], Candidate],
-    spent: Callable[[], float],
-    budget: float,
-) -> None:
+def _search_window(config: Item2VecConfig, base: Candidate, trials: _Trials) -> None:
     """Narrow the forward window (5, 2, 1) while that helps, within the budget.
 
     Where the next item is nearly certain (albums replayed in order), the
@@ -234,10 +235,10 @@ def _search_window(
     """
     current = base
     for window in WINDOW_STEPS:
-        if window >= current.config.window or spent() + base.train_seconds > budget:
+        if window >= current.config.window or not trials.affords(base.train_seconds):
             continue
-        candidate = run(f"{current.name}-w{window}",
-                        current.config.model_copy(update={"relation": config.relation, "window": window}))
+        candidate = trials.run(f"{current.name}-w{window}",
+                               current.config.model_copy(update={"relation": config.relation, "window": window}))
         if _best([current, candidate]) is not candidate:
             return
         current = candidate
@@ -312,17 +313,15 @@ def choose_config(
             on_candidate(candidate)
         return candidate
 
+    trials = _Trials(run, candidates)
     for name, candidate_config in _candidates(config, stats):
         run(name, candidate_config)
-    one_training = max(c.train_seconds for c in candidates) * scale
-    budget = selection.budget * one_training
-    base = _best(candidates)
-    spent = lambda: sum(c.train_seconds for c in candidates)  # noqa: E731
+    trials.budget_seconds = budget = selection.budget * max(c.train_seconds for c in candidates) * scale
     if config.alpha is None:
-        _search_alpha(config, base, run, spent, budget)
+        _search_alpha(config, _best(candidates), trials)
     best = _best(candidates)
     if best.config.context == "forward" and "window" not in config.model_fields_set:
-        _search_window(config, best, run, spent, budget)
+        _search_window(config, best, trials)
     chosen = _best(candidates)
     return Selection(
         config=chosen.config,
