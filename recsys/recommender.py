@@ -212,9 +212,20 @@ class Recommender:
         index: IndexKind = "auto",
         sequences: pl.DataFrame | None = None,
     ) -> "Recommender":
-        """Load from an item-vectors directory and an optional metadata Parquet file."""
+        """Load from an item-vectors directory and an optional metadata Parquet file.
+
+        Raises
+        ------
+        ModelLoadError
+            If a file is missing, truncated or edited (see :meth:`ItemVectors.load`).
+        """
         vectors = ItemVectors.load(vectors_dir)
-        metadata = pl.read_parquet(metadata_path) if metadata_path else None
+        try:
+            metadata = pl.read_parquet(metadata_path) if metadata_path else None
+        except (OSError, pl.exceptions.PolarsError) as error:
+            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise ModelLoadError(f"{metadata_path}: unreadable item metadata ({first_line}); "
+                                 "restore the file or log the model again") from None
         return cls(vectors, metadata, index=index, sequences=sequences)
 
     @classmethod
