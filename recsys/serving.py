@@ -22,6 +22,9 @@ half by one model and half by the other.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
+import gc
 import json
 import logging
 import signal
@@ -237,6 +240,7 @@ class ModelHolder:
             fresh = await run_in_threadpool(self.load)
             self.set(fresh)
             self.reloads += 1
+            await run_in_threadpool(gc.collect)  # the replaced model goes now, not at some later collection
             return self.health()
 
 
@@ -439,4 +443,23 @@ def serve(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000) -> None:
     import uvicorn
 
     check_exposure(host, getattr(app.state, "admin_token", None))
+    _pin_mmap_threshold()
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
+
+
+def _pin_mmap_threshold(size: int = 128 * 1024) -> None:
+    """Serve every allocation of ``size`` bytes or more with its own mapping, returned to the OS when freed.
+
+    glibc raises this threshold each time a large block is freed, after which
+    a model's arrays come from per-thread heaps that keep their peak: the
+    server's memory crept up by 15-20% over a dozen reloads
+    (``tests/test_soak.py``), and stays flat with the threshold pinned at
+    its default. Does nothing where the C library is not glibc.
+    """
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(_M_MMAP_THRESHOLD, size)
+    except (OSError, AttributeError):
+        pass

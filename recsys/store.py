@@ -126,6 +126,9 @@ def describe_failure(error: BaseException, uri: str) -> TrackingStoreError:
         return TrackingStoreError(shown, "the disk is full", "free disk space or " + elsewhere)
     if any(s in text for s in ("connection refused", "failed to establish", "max retries exceeded",
                                "name or service not known", "timed out", "connectionerror")):
+        if not uri.startswith(("http://", "https://")):
+            return TrackingStoreError(shown, "cannot reach the database server",
+                                      f"start it, check the URI, or {elsewhere}")
         return TrackingStoreError(
             shown, "cannot reach the tracking server",
             "start it (recsys ui, or mlflow server) or point MLFLOW_TRACKING_URI at a running one")
