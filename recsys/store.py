@@ -35,6 +35,7 @@ __all__ = [
     "check_store",
     "describe_failure",
     "end_interrupted",
+    "killed_on_interrupt",
     "sqlite_path",
     "store_errors",
     "store_lock",
@@ -267,15 +268,25 @@ def tracked_run(**kwargs: Any) -> Iterator[mlflow.ActiveRun]:
     with quiet_mlflow(), store_errors(uri):
         run = mlflow.start_run(**kwargs)
         try:
-            yield run
-        except KeyboardInterrupt:
-            end_interrupted(run.info.run_id)
-            raise RunInterrupted(run.info.run_id) from None
+            with killed_on_interrupt(run.info.run_id):
+                yield run
+        except RunInterrupted:
+            raise
         except BaseException:
             with contextlib.suppress(Exception):
                 mlflow.end_run("FAILED")
             raise
         mlflow.end_run("FINISHED")
+
+
+@contextlib.contextmanager
+def killed_on_interrupt(run_id: str) -> Iterator[None]:
+    """On Ctrl-C in the block, :func:`end_interrupted` ``run_id`` and raise :class:`RunInterrupted`."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        end_interrupted(run_id)
+        raise RunInterrupted(run_id) from None
 
 
 def end_interrupted(run_id: str) -> None:
