@@ -33,9 +33,7 @@ def _friendly_errors(command: F) -> F:
             click.echo(f"error: {error}", err=True)
             sys.exit(2)
         except KeyboardInterrupt as error:
-            from tqdm import tqdm
-
-            tqdm.write(str(error) or "interrupted", file=sys.stderr)  # on a line of its own, below any bar left open
+            click.echo(str(error) or "interrupted", err=True)
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
