@@ -8,6 +8,7 @@ exits with status 2; Python callers can catch the classes below.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
     "RecsysError",
@@ -120,7 +121,7 @@ class TrackingStoreError(RecsysError):
     Parameters
     ----------
     uri
-        The tracking URI of the store.
+        The tracking URI of the store (a password in it is shown as ``***``).
     problem
         What went wrong, in one line.
     fix
@@ -128,6 +129,9 @@ class TrackingStoreError(RecsysError):
     """
 
     def __init__(self, uri: str, problem: str, fix: str) -> None:
+        parts = urlsplit(uri)
+        if parts.password is not None:
+            uri = urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
         self.uri = uri
         self.problem = problem
         self.fix = fix

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import mlflow
 
@@ -55,15 +55,6 @@ def sqlite_path(uri: str) -> Path | None:
     """The database file of a ``sqlite:///`` URI, or None for other stores."""
     match = re.match(r"sqlite:///([^?]+)", uri)
     return Path(match.group(1)) if match else None
-
-
-def _shown(uri: str) -> str:
-    """``uri`` without a password, for messages."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 # ------------------------------------------------------------------ errors
@@ -107,46 +98,45 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
 
 def describe_failure(error: BaseException, uri: str) -> TrackingStoreError:
     """The :class:`TrackingStoreError` for a failure of the store at ``uri``."""
-    shown = _shown(uri)
     text = " ".join(str(e) for e in _chain(error)).lower()
     database = sqlite_path(uri)
     elsewhere = "point MLFLOW_TRACKING_URI at a writable location, for example sqlite:///mlruns/mlflow.db"
     if "database is locked" in text or "database table is locked" in text:
         return TrackingStoreError(
-            shown, "the SQLite database is locked by another process",
+            uri, "the SQLite database is locked by another process",
             "retry when the other process is done; for many concurrent writers run an MLflow server "
             "(mlflow server) or use PostgreSQL")
     if "file is not a database" in text or "disk image is malformed" in text:
         return TrackingStoreError(
-            shown, f"{database or 'the file'} is not an MLflow SQLite database (corrupt, or another kind of file)",
+            uri, f"{database or 'the file'} is not an MLflow SQLite database (corrupt, or another kind of file)",
             "move the file away (a new store is then created) or " + elsewhere)
     if "readonly database" in text or "read-only file system" in text:
-        return TrackingStoreError(shown, "the store cannot be written (read-only)",
+        return TrackingStoreError(uri, "the store cannot be written (read-only)",
                                   f"make {database.parent if database else 'it'} writable or " + elsewhere)
     if "no space left" in text:
-        return TrackingStoreError(shown, "the disk is full", "free disk space or " + elsewhere)
+        return TrackingStoreError(uri, "the disk is full", "free disk space or " + elsewhere)
     if any(s in text for s in ("connection refused", "failed to establish", "max retries exceeded",
                                "name or service not known", "timed out", "connectionerror")):
         if not uri.startswith(("http://", "https://")):
-            return TrackingStoreError(shown, "cannot reach the database server",
+            return TrackingStoreError(uri, "cannot reach the database server",
                                       f"start it, check the URI, or {elsewhere}")
         return TrackingStoreError(
-            shown, "cannot reach the tracking server",
+            uri, "cannot reach the tracking server",
             "start it (recsys ui, or mlflow server) or point MLFLOW_TRACKING_URI at a running one")
     missing = next((e for e in _chain(error) if isinstance(e, ImportError)), None)
     if missing is not None:
-        return TrackingStoreError(shown, f"the database driver is not installed ({missing})",
+        return TrackingStoreError(uri, f"the database driver is not installed ({missing})",
                                   f"install the driver this URI names (pip install ...) or {elsewhere}")
     os_error = next((e for e in _chain(error) if isinstance(e, OSError) and e.filename), None)
     if os_error is not None:
         what = os_error.strerror or type(os_error).__name__
-        return TrackingStoreError(shown, f"cannot create or write {os_error.filename} ({what})",
+        return TrackingStoreError(uri, f"cannot create or write {os_error.filename} ({what})",
                                   f"make that location writable or {elsewhere}")
     if "unable to open database file" in text:
-        return TrackingStoreError(shown, f"cannot create or open the database file {database or ''}".rstrip(),
+        return TrackingStoreError(uri, f"cannot create or open the database file {database or ''}".rstrip(),
                                   f"check that {database.parent if database else 'its directory'} is a writable "
                                   f"directory, or {elsewhere}")
-    return TrackingStoreError(shown, _first_line(error), _DEFAULT_FIX)
+    return TrackingStoreError(uri, _first_line(error), _DEFAULT_FIX)
 
 
 @contextlib.contextmanager
@@ -228,7 +218,7 @@ def _probe_database(uri: str) -> None:
 
     database = sqlite_path(uri)
     if database is not None and database.is_dir():
-        raise TrackingStoreError(_shown(uri), f"{database} is a directory, not a database file",
+        raise TrackingStoreError(uri, f"{database} is a directory, not a database file",
                                  "point MLFLOW_TRACKING_URI at a file, for example sqlite:///mlruns/mlflow.db")
     engine = sqlalchemy.create_engine(uri)
     try:
