@@ -22,7 +22,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _friendly_errors(command: F) -> F:
-    """Turn :class:`RecsysError` into a one-line message and exit status 2."""
+    """Turn :class:`RecsysError` into a one-line message and exit status 2, and Ctrl-C
+    into one line and exit status 130 (a run in progress is marked KILLED)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -31,15 +32,29 @@ def _friendly_errors(command: F) -> F:
         except RecsysError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(2)
+        except KeyboardInterrupt as error:
+            click.echo(str(error) or "interrupted", err=True)
+            sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="recsys")
-def main() -> None:
+@click.option("--verbose", is_flag=True, help="Also show MLflow's own logs, notices, warnings and download bars "
+                                              "(the same as RECSYS_VERBOSE=1).")
+def main(verbose: bool) -> None:
     """recsys: item2vec recommendations, trained and tracked with MLflow."""
-    _quiet_libraries()
+    import os
+    import warnings
+
+    from recsys.quiet import VERBOSE_ENV, is_verbose
+
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"
+    warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
+    if not is_verbose():
+        _quiet_libraries()
 
 
 def _quiet_libraries() -> None:
@@ -52,7 +67,6 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\..*")
-    warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
 
 
 # --------------------------------------------------------------------- data
@@ -280,25 +294,32 @@ def recommend(item_id: str, k: int, model_uri: str, on_unknown: str, relation: s
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--index", type=click.Choice(["auto", "exact", "hnsw"]), default="auto", show_default=True,
               help="auto: a neighbour table up to 100,000 items, an HNSW index beyond.")
+@click.option("--admin-token", envvar="RECSYS_ADMIN_TOKEN", default=None, show_envvar=True,
+              help="POST /reload then needs 'Authorization: Bearer <token>'. Required when --host is not loopback.")
 @_friendly_errors
-def serve_command(model_uri: str, host: str, port: int, index: str) -> None:
+def serve_command(model_uri: str, host: str, port: int, index: str, admin_token: str | None) -> None:
     """Serve recommendations as JSON over HTTP (OpenAPI description at /docs).
 
     POST /reload or SIGHUP loads the model now behind --model and swaps it in.
     """
     import os
 
+    from recsys.guard import check_exposure
     from recsys.recommender import Recommender
     from recsys.serving import create_app, serve
 
+    admin_token = admin_token or None
+    check_exposure(host, admin_token)  # before the model is loaded
     with _progress("neighbour table") as on_progress:
         recommender = Recommender.load(model_uri, index=index).prepare(on_progress=on_progress)  # type: ignore[arg-type]
     for relation, report in recommender.ann_reports.items():
         click.echo(f"{relation}: {report.summary()}", err=True)
+    reload_how = "POST /reload" + (" (with the admin token)" if admin_token else "")
     click.echo(f"serving {model_uri} ({len(recommender):,} items, {recommender.search_mode} search) "
-               f"on http://{host}:{port} (OpenAPI: /docs); POST /reload or kill -HUP {os.getpid()} reloads",
+               f"on http://{host}:{port} (OpenAPI: /docs); {reload_how} or kill -HUP {os.getpid()} reloads",
                err=True)
-    serve(create_app(model_uri, index=index, recommender=recommender), host=host, port=port)  # type: ignore[arg-type]
+    app = create_app(model_uri, index=index, recommender=recommender, admin_token=admin_token)  # type: ignore[arg-type]
+    serve(app, host=host, port=port)
 
 
 # -------------------------------------------------------- export-neighbours

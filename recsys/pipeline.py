@@ -34,6 +34,7 @@ from recsys.item2vec import EpochReport, ItemVectors, corpus_mode, effective_wor
 from recsys.progress import Progress, Task
 from recsys.resources import StageRecord, StageTimer
 from recsys import run_report, tracking
+from recsys.store import tracked_run
 from recsys.plots import metric_at_k_figure
 
 __all__ = ["PreparedData", "TrainingResult", "prepare", "run_training"]
@@ -257,6 +258,7 @@ def run_training(
     say = on_stage or (lambda _message: None)
     progress = progress or Progress(quiet=True)
     stages = stages if stages is not None else StageTimer()
+    tracking.use_tracking_uri(config.tracking.tracking_uri)  # a broken store fails before any work
     if prepared is None:
         say(f"reading {config.data.path}")
         prepared = prepare(config, stages=stages, progress=progress)
@@ -264,10 +266,9 @@ def run_training(
     with stages.stage("evaluate"):
         cases = build_cases(prepared.test, protocol)
 
-    tracking.use_tracking_uri(config.tracking.tracking_uri)
     experiment = tracking.experiment_id(config.tracking.experiment or config.data.name)
     run_tags = {"method": "item2vec", "git_commit": tracking.git_commit() or "unknown", "sweep_trial": "false"}
-    with mlflow.start_run(experiment_id=experiment, tags={**run_tags, **(tags or {})}) as run:
+    with tracked_run(experiment_id=experiment, tags={**run_tags, **(tags or {})}) as run:
         with stages.stage("log"):
             tracking.log_config(config)
             tracking.log_dataset(

@@ -242,9 +242,20 @@ class Recommender:
         sequences: pl.DataFrame | None = None,
         cold_start_dir: str | Path | None = None,
     ) -> "Recommender":
-        """Load from an item-vectors directory, an optional metadata Parquet file and cold-start directory."""
+        """Load from an item-vectors directory, an optional metadata Parquet file and cold-start directory.
+
+        Raises
+        ------
+        ModelLoadError
+            If a file is missing, truncated or edited (see :meth:`ItemVectors.load`).
+        """
         vectors = ItemVectors.load(vectors_dir)
-        metadata = pl.read_parquet(metadata_path) if metadata_path else None
+        try:
+            metadata = pl.read_parquet(metadata_path) if metadata_path else None
+        except (OSError, pl.exceptions.PolarsError) as error:
+            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise ModelLoadError(f"{metadata_path}: unreadable item metadata ({first_line}); "
+                                 "restore the file or log the model again") from None
         cold_start = None
         if cold_start_dir is not None:
             from recsys.coldstart import ColdStart

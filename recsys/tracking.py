@@ -29,11 +29,13 @@ from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 from recsys.config import PipelineConfig
 from recsys.data.digest import file_digest
 from recsys.data.prepare import PreparedSequences
-from recsys.errors import ModelLoadError
+from recsys.errors import ModelLoadError, RecsysWarning, TrackingStoreError
 from recsys.evaluation.protocol import MethodResult
 from recsys.index import AnnReport
 from recsys.item2vec import EpochReport, ItemVectors
 from recsys.pyfunc import COLD_START_ARTIFACT, METADATA_ARTIFACT, VECTORS_ARTIFACT
+from recsys.quiet import quiet_mlflow
+from recsys.store import check_store, store_errors, store_lock
 
 if TYPE_CHECKING:
     from recsys.coldstart import ColdStart
@@ -91,8 +93,15 @@ def default_tracking_uri(root: Path | None = None) -> str:
 
 
 def use_tracking_uri(uri: str | None = None) -> str:
-    """Point MLflow at ``uri`` (default: :func:`default_tracking_uri`) and return it."""
+    """Point MLflow at ``uri`` (default: :func:`default_tracking_uri`), check the store and return it.
+
+    Raises
+    ------
+    TrackingStoreError
+        If the store cannot be created, read or reached (see :func:`recsys.store.check_store`).
+    """
     uri = uri or default_tracking_uri()
+    check_store(uri)
     mlflow.set_tracking_uri(uri)
     return uri
 
@@ -111,19 +120,27 @@ def experiment_id(name: str) -> str:
     The experiment gets a description (:func:`experiment_description`) if it has none.
     """
     client = mlflow.MlflowClient()
-    existing = client.get_experiment_by_name(name)
-    if existing is not None:
-        if "mlflow.note.content" not in existing.tags:
-            client.set_experiment_tag(existing.experiment_id, "mlflow.note.content", experiment_description(name))
-        return existing.experiment_id
-    root = artifact_root(mlflow.get_tracking_uri())
-    location = f"{root}/{name}" if root else None
-    # "custom_model_development" makes the MLflow UI open on training runs rather than GenAI traces
-    return client.create_experiment(
-        name,
-        artifact_location=location,
-        tags={"mlflow.experimentKind": "custom_model_development", "mlflow.note.content": experiment_description(name)},
-    )
+    uri = mlflow.get_tracking_uri()
+    with store_errors(uri), store_lock(uri):  # two first runs must not both create it
+        existing = client.get_experiment_by_name(name)
+        if existing is not None and existing.lifecycle_stage == "deleted":
+            raise TrackingStoreError(
+                uri, f"experiment {name!r} is deleted",
+                f"restore it (MLflow UI, or mlflow experiments restore --experiment-id {existing.experiment_id}) "
+                "or log under another name (--name, tracking.experiment)")
+        if existing is not None:
+            if "mlflow.note.content" not in existing.tags:
+                client.set_experiment_tag(existing.experiment_id, "mlflow.note.content", experiment_description(name))
+            return existing.experiment_id
+        root = artifact_root(uri)
+        location = f"{root}/{name}" if root else None
+        # "custom_model_development" makes the MLflow UI open on training runs rather than GenAI traces
+        return client.create_experiment(
+            name,
+            artifact_location=location,
+            tags={"mlflow.experimentKind": "custom_model_development",
+                  "mlflow.note.content": experiment_description(name)},
+        )
 
 
 def experiment_description(name: str) -> str:
@@ -410,19 +427,43 @@ def promote_champion(
         return False, None
     version = max(versions, key=lambda v: int(v.version))
     run = client.get_run(run_id)
-    try:
-        current = client.get_model_version_by_alias(registered_model, alias)
-    except mlflow.exceptions.MlflowException:
-        current = None
-    previous: float | None = None
-    if current is not None and current.run_id:
-        champion_run = client.get_run(current.run_id)
-        previous = champion_run.data.metrics.get(metric) if _same_test_split(champion_run, run) else None
-    new = run.data.metrics.get(metric, float("-inf"))
-    if previous is not None and new < previous:
-        return False, previous
-    client.set_registered_model_alias(registered_model, alias, version.version)
+    with store_lock():  # read, compare and move the alias as one step against concurrent trainings
+        try:
+            current = client.get_model_version_by_alias(registered_model, alias)
+        except mlflow.exceptions.MlflowException:
+            current = None
+        previous: float | None = None
+        if current is not None and current.run_id:
+            champion_run = _champion_run(client, current, alias)
+            if champion_run is not None and _same_test_split(champion_run, run):
+                previous = champion_run.data.metrics.get(metric)
+        new = run.data.metrics.get(metric, float("-inf"))
+        if previous is not None and new < previous:
+            return False, previous
+        client.set_registered_model_alias(registered_model, alias, version.version)
     return True, previous
+
+
+def _champion_run(client: mlflow.MlflowClient, version: Any, alias: str) -> Any | None:
+    """The run that logged the ``alias`` version, or None (with a warning) when it was deleted."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        champion_run = client.get_run(version.run_id)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        champion_run = None
+    if champion_run is None or champion_run.info.lifecycle_stage == "deleted":
+        state = "deleted" if champion_run is not None else "gone (deleted and garbage-collected)"
+        warnings.warn(
+            f"the {alias} ({version.name} version {version.version}) has no comparable run: run "
+            f"{version.run_id} is {state}; treating it as no comparable champion",
+            RecsysWarning,
+            stacklevel=3,
+        )
+        return None
+    return champion_run
 
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -487,6 +528,8 @@ def local_model_dir(uri: str) -> Path:
         )
     if not is_tracking_uri_set():
         use_tracking_uri()
+    else:
+        check_store(mlflow.get_tracking_uri())
     try:
         cache = Path(tempfile.gettempdir()) / "recsys-models" / _cache_key(uri)
         if cache.is_dir():
@@ -494,7 +537,8 @@ def local_model_dir(uri: str) -> Path:
         cache.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".download-", dir=cache.parent))
         try:
-            downloaded = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(staging))
+            with quiet_mlflow():
+                downloaded = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(staging))
             os.replace(downloaded, cache)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

@@ -15,6 +15,7 @@ import itertools
 import math
 import multiprocessing
 import os
+import signal
 import tempfile
 import time
 import tomllib
@@ -38,6 +39,7 @@ from recsys.evaluation.methods import Item2VecMethod
 from recsys.evaluation.protocol import evaluate_method
 from recsys.item2vec import train
 from recsys.pipeline import TrainingResult, prepare, run_training
+from recsys.store import killed_on_interrupt, store_errors
 
 __all__ = [
     "SweepConfig",
@@ -204,6 +206,11 @@ def _init_worker(
     relations: tuple[Relation, ...],
 ) -> None:
     _WORKER.update(train=train_sequences, pairs=pairs, ks=ks, metric=metric, relations=relations)
+    signal.signal(signal.SIGINT, _exit_on_interrupt)  # Ctrl-C reaches every worker: no traceback from each
+
+
+def _exit_on_interrupt(signum: int, frame: object) -> None:
+    os._exit(130)
 
 
 def _run_trial(config: Item2VecConfig) -> tuple[Relation, dict[str, float], float]:
@@ -314,20 +321,21 @@ def run_sweep(
         }.items()
     ])
 
-    trials = _search(configs, sweep, tune_train, pairs, ks, started,
-                     log=lambda t: (_log_trial(client, experiment, parent_id, t, {"dataset": pipeline.data.name},
-                                               bare={sweep.metric, *tracking.headline_metrics(t.metrics, headline_k)}),
-                                    on_trial and on_trial(t)),
-                     say=say)
-    best = _best(trials, sweep.metric)
-    frame = _trials_frame(trials)
-    tune_seconds = time.perf_counter() - started
+    with killed_on_interrupt(parent_id), store_errors():
+        trials = _search(configs, sweep, tune_train, pairs, ks, started,
+                         log=lambda t: (_log_trial(client, experiment, parent_id, t, {"dataset": pipeline.data.name},
+                                                   bare={sweep.metric, *tracking.headline_metrics(t.metrics, headline_k)}),
+                                        on_trial and on_trial(t)),
+                         say=say)
+        best = _best(trials, sweep.metric)
+        frame = _trials_frame(trials)
+        tune_seconds = time.perf_counter() - started
 
-    say(f"retraining the best configuration on all {prepared.counts['train_sequences']:,} training sequences")
-    final_config = pipeline.model_copy(update={"item2vec": best.config.model_copy(update={"workers": pipeline.item2vec.workers})})
-    final = run_training(final_config, on_stage=say, prepared=prepared,
-                         tags={"mlflow.parentRunId": parent_id, "sweep_role": "best"})
-    _log_parent(client, parent_id, frame, best, final, sweep, tune_seconds)
+        say(f"retraining the best configuration on all {prepared.counts['train_sequences']:,} training sequences")
+        final_config = pipeline.model_copy(update={"item2vec": best.config.model_copy(update={"workers": pipeline.item2vec.workers})})
+        final = run_training(final_config, on_stage=say, prepared=prepared,
+                             tags={"mlflow.parentRunId": parent_id, "sweep_role": "best"})
+        _log_parent(client, parent_id, frame, best, final, sweep, tune_seconds)
     return SweepResult(parent_run_id=parent_id, trials=trials, best=final_config.item2vec,
                        best_validation=best.metrics[sweep.metric], final=final,
                        seconds=time.perf_counter() - started)

@@ -32,6 +32,7 @@ from recsys.evaluation.metrics import bootstrap_difference
 from recsys.evaluation.protocol import MethodResult, evaluate_method, item_popularity
 from recsys.item2vec import ItemVectors
 from recsys.pipeline import prepare
+from recsys.store import tracked_run
 
 __all__ = ["MethodReport", "EvaluationReport", "run_evaluation"]
 
@@ -158,7 +159,7 @@ def _log_run(
     report_id: str,
 ) -> str:
     """Log one method's run: tags, params, dataset, metrics under every protocol."""
-    with mlflow.start_run(experiment_id=experiment, run_name=method.name) as run:
+    with tracked_run(experiment_id=experiment, run_name=method.name) as run:
         mlflow.set_tags({
             "method": method.name,
             "evaluation_report": report_id,
