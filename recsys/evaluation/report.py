@@ -27,7 +27,7 @@ from recsys.evaluation.cases import EvaluationCases, build_cases
 from recsys.evaluation.methods import Item2VecMethod, Method
 from recsys.evaluation.metrics import bootstrap_difference
 from recsys.evaluation.protocol import MethodResult, evaluate_method, item_popularity
-from recsys.pipeline import prepare
+from recsys.data.load import load_training_data
 
 __all__ = ["MethodReport", "EvaluationReport", "run_evaluation"]
 
@@ -211,7 +211,7 @@ def run_evaluation(
     """
     say = on_stage or (lambda _message: None)
     say(f"reading {config.data.path}")
-    prepared = prepare(config)
+    prepared = load_training_data(config)
     evaluation = config.evaluation
     cases: dict[str, EvaluationCases] = {p: build_cases(prepared.test, p) for p in evaluation.protocols}
     popularity = item_popularity(prepared.train)
