@@ -17,7 +17,15 @@ import polars as pl
 from recsys.config import DataConfig, PipelineConfig, SplitConfig
 from recsys.data._schema import check_sequences
 from recsys.data.prepare import PreparedSequences, prepare_events
-from recsys.data.readers import read_events, read_metadata, read_mpd, read_playlists
+from recsys.data.digest import files_digest
+from recsys.data.readers import (
+    read_events,
+    read_metadata,
+    read_mpd,
+    read_playlists,
+    read_sequences,
+    sequences_files,
+)
 from recsys.data.sessions import prune_rare_items, sessionize
 from recsys.data.split import random_split, time_split
 from recsys.errors import ConfigError
@@ -52,6 +60,8 @@ class _Input:
     sequences: pl.DataFrame
     metadata: pl.DataFrame | None = None
     prepared: PreparedSequences | None = None
+    digest: str | None = None
+    """Content digest of the input, when reading it computed one."""
 
 
 def read_configured_events(data: DataConfig, path: Path | None = None) -> pl.LazyFrame:
@@ -84,7 +94,8 @@ def _read_input(
 ) -> _Input:
     """The sequences of one input file in ``data.format``.
 
-    Events are sessionized by a streaming query into a cached Parquet file.
+    Events are sessionized by a streaming query into a cached Parquet file;
+    sequences (Parquet written by ``recsys prepare``) are read as they are.
     """
     data = config.data
     if data.format == "events":
@@ -98,10 +109,13 @@ def _read_input(
             progress=progress,
         )
         with stages.stage("read"):
-            return _Input(check_sequences(prepared.read(), source=path), prepared=prepared)
+            sequences = check_sequences(prepared.read(), source=path)
+            return _Input(sequences, prepared=prepared, digest=prepared.input_digest)
     with stages.stage("read"):
         if data.format == "playlists":
             return _Input(read_playlists(path, skip_lines=data.skip_lines))
+        if data.format == "sequences":
+            return _Input(read_sequences(path), digest=files_digest(sequences_files(path)))
         sequences, metadata = read_mpd(path)
         return _Input(sequences, metadata)
 
@@ -191,7 +205,7 @@ def load_training_data(
         items=train_seqs.select(pl.col("items").explode().n_unique()).item(),
     )
     counts.setdefault("events", int(train_seqs["items"].list.len().sum() + test_seqs["items"].list.len().sum()))
-    digest = inputs[0].prepared.input_digest if inputs and inputs[0].prepared is not None else None
+    digest = inputs[0].digest if inputs else None
     return PreparedData(
         train=train_seqs, test=test_seqs, metadata=metadata, counts=counts, digest=digest, sources=sources
     )
