@@ -34,6 +34,7 @@ from recsys.evaluation.protocol import MethodResult
 from recsys.index import AnnReport
 from recsys.item2vec import EpochReport, ItemVectors
 from recsys.pyfunc import METADATA_ARTIFACT, VECTORS_ARTIFACT
+from recsys.store_lock import store_lock
 
 __all__ = [
     "default_tracking_uri",
@@ -53,6 +54,7 @@ __all__ = [
     "promote_champion",
     "git_commit",
     "artifact_root",
+    "ARTIFACT_ROOT_ENV",
 ]
 
 MODEL_NAME = "model"
@@ -76,8 +78,18 @@ def use_tracking_uri(uri: str | None = None) -> str:
     return uri
 
 
+ARTIFACT_ROOT_ENV = "RECSYS_ARTIFACT_ROOT"
+"""Environment variable naming where new experiments keep their artifacts: a
+location every machine of a team reaches (``s3://bucket/mlflow``, or a shared
+directory), needed with a database server such as PostgreSQL."""
+
+
 def artifact_root(tracking_uri: str) -> str | None:
-    """Artifacts beside a local SQLite store (``mlruns/artifacts``), else MLflow's default."""
+    """Where new experiments keep artifacts: ``$RECSYS_ARTIFACT_ROOT`` if set, else
+    beside a local SQLite store (``mlruns/artifacts``), else MLflow's default."""
+    configured = os.environ.get(ARTIFACT_ROOT_ENV)
+    if configured:
+        return configured if re.match(r"^[A-Za-z][\w+.-]*:", configured) else Path(configured).resolve().as_uri()
     match = re.match(r"sqlite:///(.+)$", tracking_uri)
     if not match:
         return None
@@ -90,12 +102,22 @@ def experiment_id(name: str) -> str:
     existing = client.get_experiment_by_name(name)
     if existing is not None:
         return existing.experiment_id
-    root = artifact_root(mlflow.get_tracking_uri())
+    uri = mlflow.get_tracking_uri()
+    root = artifact_root(uri)
+    if root is None and re.match(r"^(postgres|mysql|mssql)", uri):
+        warnings.warn(f"experiment {name!r} keeps its artifacts (models) in ./mlruns on this machine only; "
+                      f"set {ARTIFACT_ROOT_ENV} to a location every machine of the team reaches", UserWarning)
     location = f"{root}/{name}" if root else None
-    # "custom_model_development" makes the MLflow UI open on training runs rather than GenAI traces
-    return client.create_experiment(
-        name, artifact_location=location, tags={"mlflow.experimentKind": "custom_model_development"}
-    )
+    try:
+        # "custom_model_development" makes the MLflow UI open on training runs rather than GenAI traces
+        return client.create_experiment(
+            name, artifact_location=location, tags={"mlflow.experimentKind": "custom_model_development"}
+        )
+    except mlflow.exceptions.MlflowException as error:  # another process created it meanwhile
+        created = client.get_experiment_by_name(name)
+        if created is None:
+            raise
+        return created.experiment_id
 
 
 def git_commit() -> str | None:
@@ -353,7 +375,14 @@ def promote_champion(
     if not versions:
         return False, None
     version = max(versions, key=lambda v: int(v.version))
-    run = client.get_run(run_id)
+    with store_lock(mlflow.get_tracking_uri(), f"{alias}:{registered_model}"):  # runs finishing at once take turns
+        return _promote(client, registered_model, version, client.get_run(run_id), metric=metric, alias=alias)
+
+
+def _promote(
+    client: mlflow.MlflowClient, registered_model: str, version: Any, run: Any, *, metric: str, alias: str
+) -> tuple[bool, float | None]:
+    """The read-compare-write of :func:`promote_champion`, under its lock."""
     try:
         current = client.get_model_version_by_alias(registered_model, alias)
     except mlflow.exceptions.MlflowException:

@@ -28,9 +28,14 @@ from recsys.data.readers import read_sequences
 from recsys.data.synthetic_events import EventsSynthConfig, generate_events
 from recsys.errors import DataError
 
-pytest.importorskip("pyspark")
+from conftest import require
+
+try:
+    import pyspark  # noqa: F401
+except ImportError:
+    require("PySpark is not installed (extra recsys[spark])")
 if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-    pytest.skip("no Java runtime (CI installs one)", allow_module_level=True)
+    require("no Java runtime")
 
 from recsys.data import spark_sessions  # noqa: E402
 
