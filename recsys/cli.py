@@ -335,6 +335,8 @@ def serve_command(model_uri: str, host: str, port: int, index: str) -> None:
 
     with _progress("neighbour table") as on_progress:
         recommender = Recommender.load(model_uri, index=index).prepare(on_progress=on_progress)  # type: ignore[arg-type]
+    for preparation in recommender.preparations.values():
+        click.echo(preparation.summary(), err=True)
     for relation, report in recommender.ann_reports.items():
         click.echo(f"{relation}: {report.summary()}", err=True)
     click.echo(f"serving {model_uri} ({len(recommender):,} items, {recommender.search_mode} search) "

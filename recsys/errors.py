@@ -15,6 +15,7 @@ __all__ = [
     "ConfigError",
     "UnknownItemError",
     "ModelLoadError",
+    "StoredStructureWarning",
 ]
 
 
@@ -107,3 +108,7 @@ class UnknownItemError(RecsysError, KeyError):
 
 class ModelLoadError(RecsysError):
     """A model could not be found or loaded from the given location."""
+
+
+class StoredStructureWarning(UserWarning):
+    """A search structure stored beside a model was not used (it does not match the model) or not stored."""

@@ -299,6 +299,11 @@ class HNSWIndex:
         return len(self.exact)
 
     @property
+    def graph(self) -> Any:
+        """The ``faiss.IndexHNSWFlat`` searched (to store it with ``faiss.write_index``)."""
+        return self._graph
+
+    @property
     def ef_search(self) -> int:
         """Search effort: candidates kept while walking the graph (higher: slower, better recall)."""
         return int(self._graph.hnsw.efSearch)

@@ -310,6 +310,10 @@ def log_model(
 ) -> str:
     """Log vectors, metadata and the pyfunc model to the active run; optionally register it.
 
+    A model that is registered carries its prepared search structures
+    (:mod:`recsys.search_store`): they are built here, once, so that every
+    replica serving it starts without building them.
+
     Returns
     -------
     str
@@ -320,6 +324,10 @@ def log_model(
     package_dir = Path(recsys.__file__).resolve().parent
     with tempfile.TemporaryDirectory() as staging:
         artifacts = {VECTORS_ARTIFACT: str(vectors.save(Path(staging) / VECTORS_ARTIFACT))}
+        if registered_model:
+            from recsys.recommender import Recommender
+
+            Recommender.from_directory(artifacts[VECTORS_ARTIFACT]).prepare()
         if metadata is not None:
             meta_path = Path(staging) / f"{METADATA_ARTIFACT}.parquet"
             metadata.write_parquet(meta_path)
