@@ -143,7 +143,8 @@ class ExactIndex:
 
     def __init__(self, vectors: np.ndarray, *, normalize: bool = True) -> None:
         self.normalize = normalize
-        self.vectors = normalize_rows(vectors) if normalize else np.array(vectors, dtype=np.float32)
+        # raw vectors are a read-only view, not a copy (1M x 64 floats: 256 MB less, and no copy at start)
+        self.vectors = normalize_rows(vectors) if normalize else np.asarray(vectors, dtype=np.float32).view()
         self.vectors.setflags(write=False)
 
     def prepare_queries(self, queries: np.ndarray) -> np.ndarray:
