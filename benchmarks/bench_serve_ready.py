@@ -1,6 +1,6 @@
 """Time-to-ready of `recsys serve`: from starting the process to the first `GET /health` answered.
 
-    python benchmarks/bench_serve_ready.py [--sizes 100000 1000000] [--repeat 3] [--before-src DIR]
+    python benchmarks/bench_serve_ready.py [--sizes 100000 1000000] [--repeat 3] [--before-src DIR] [--stored-only]
 
 For each catalogue size (random clustered vectors, dim 64, with output
 vectors, so both relations are prepared: tables up to 100,000 items, HNSW
@@ -78,6 +78,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--before-src", type=Path, default=None)
+    parser.add_argument("--stored-only", action="store_true",
+                        help="Only time starts with the structures a previous run stored (no build).")
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "recsys-bench-serve")
     args = parser.parse_args()
     rows = []
@@ -88,20 +90,25 @@ def main() -> None:
             context = np.random.default_rng(1).normal(size=catalogue.vectors.shape).astype(np.float32)
             dataclasses.replace(catalogue, context_vectors=context).save(model)
         row: dict[str, object] = {"items": size}
-        if args.before_src is not None:
+        if args.stored_only and not (model / SEARCH_DIR).is_dir():
+            raise SystemExit(f"{model / SEARCH_DIR} is absent: run without --stored-only first")
+        if args.before_src is not None and not args.stored_only:
             shutil.rmtree(model / SEARCH_DIR, ignore_errors=True)
             row["before_seconds"], row["before_lines"] = time_to_ready(model, src=args.before_src)
             print(f"{size:>9,} items  before: {row['before_seconds']:.1f} s", flush=True)
-        shutil.rmtree(model / SEARCH_DIR, ignore_errors=True)
-        row["built_seconds"], row["built_lines"] = time_to_ready(model)
-        print(f"{size:>9,} items  built:  {row['built_seconds']:.1f} s  " + "; ".join(row["built_lines"][:2]), flush=True)
+        if not args.stored_only:
+            shutil.rmtree(model / SEARCH_DIR, ignore_errors=True)
+            row["built_seconds"], row["built_lines"] = time_to_ready(model)
+            print(f"{size:>9,} items  built:  {row['built_seconds']:.1f} s  " + "; ".join(row["built_lines"][:2]),
+                  flush=True)
         stored = [time_to_ready(model) for _ in range(args.repeat)]
         row["stored_seconds"] = [seconds for seconds, _ in stored]
         row["stored_lines"] = stored[-1][1]
         print(f"{size:>9,} items  stored: " + ", ".join(f"{s:.1f} s" for s in row["stored_seconds"]) + "  "
               + "; ".join(row["stored_lines"][:2]), flush=True)
         rows.append(row)
-    print(f"results: {write_results('serve_ready', {'runs': rows})}")
+    name = "serve_ready_stored" if args.stored_only else "serve_ready"
+    print(f"results: {write_results(name, {'runs': rows})}")
 
 
 if __name__ == "__main__":

@@ -158,8 +158,8 @@ class SearchStore:
         if found is None:
             return None
         folder, entry = found
-        try:
-            graph = faiss.read_index(str(folder / "graph.faiss"))
+        try:  # the graph's vectors memory-mapped: no copy at start, one page cache for every replica here
+            graph = faiss.read_index(str(folder / "graph.faiss"), getattr(faiss, "IO_FLAG_MMAP_IFC", 0))
         except RuntimeError as error:
             return self._refuse(folder, f"faiss cannot read graph.faiss ({str(error).splitlines()[0]})")
         if graph.ntotal != len(exact) or graph.d != exact.vectors.shape[1]:

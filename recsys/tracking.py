@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -177,7 +178,13 @@ def log_dataset(
         dataset = mlflow.data.from_polars(
             sample, source=str(config.data.path.resolve()), name=config.data.name, digest=digest
         )
-    mlflow.log_input(dataset, context="training")
+    try:
+        mlflow.log_input(dataset, context="training")
+    except mlflow.exceptions.MlflowException:
+        # MLflow inserts a dataset's row when it is absent: two runs logging the same dataset at once
+        # (concurrent sweeps on one PostgreSQL store) race on it, and the loser fails; now the row exists
+        time.sleep(0.5)
+        mlflow.log_input(dataset, context="training")
     mlflow.set_tags({"dataset": config.data.name, "dataset.digest": digest, "dataset.path": str(config.data.path)})
     mlflow.log_metrics({f"n_{key}": float(value) for key, value in counts.items()})
     return digest
