@@ -106,6 +106,50 @@ def data_synth(
     click.echo(f"wrote {playlists} and {metadata}")
 
 
+# ------------------------------------------------------------------ prepare
+@main.command("prepare")
+@click.option("--engine", type=click.Choice(["polars", "spark"]), default="polars", show_default=True,
+              help="polars: one streaming query on this machine; spark: a Spark job (local mode or --master).")
+@click.option("--data", "events", default=None,
+              help="Events CSV/Parquet (Spark: also a directory or URI of Parquet parts). Default: the config's.")
+@click.option("--out", required=True, help="Directory (Spark: or URI) to write the sequences Parquet to.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="Pipeline TOML: its [data] reader options and [sessions] apply.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override an option: sessions.gap_minutes=60, data.user_column=user ...")
+@click.option("--master", default=None, help="Spark master (default: spark-submit's, else local[*]).")
+@click.option("--conf", "spark_conf", multiple=True, metavar="KEY=VALUE",
+              help="A Spark setting, e.g. spark.driver.memory=8g (repeatable).")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@_friendly_errors
+def prepare_command(events: str | None, out: str, engine: str, config_path: Path | None,
+                    overrides: tuple[str, ...], master: str | None, spark_conf: tuple[str, ...],
+                    overwrite: bool) -> None:
+    """Sessionize an events log into sequences Parquet, for `recsys train --format sequences`."""
+    from recsys.config import load_pipeline_config
+    from recsys.data.engines import prepare_sequences
+    from recsys.errors import ConfigError
+
+    base: dict[str, dict[str, Any]] = {"data": {"format": "events"}}
+    if events is not None:
+        base["data"]["path"] = events
+    elif config_path is None:
+        raise ConfigError("pass --data EVENTS (or a --config whose [data] names them)")
+    config = load_pipeline_config(config_path, overrides=list(overrides), base=base)
+    settings: dict[str, str] = {}
+    for option in spark_conf:
+        key, sep, value = option.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--conf {option!r}: expected KEY=VALUE, for example --conf spark.driver.memory=8g")
+        settings[key.strip()] = value
+    report = prepare_sequences(events or str(config.data.path), out, data=config.data, sessions=config.sessions,
+                               engine=engine, master=master, spark_conf=settings, overwrite=overwrite)  # type: ignore[arg-type]
+    where = f"spark, {report.master}" if report.master else report.engine
+    click.echo(f"wrote {report.path}: {report.n_sequences:,} sequences from {report.n_events:,} events "
+               f"({where}) in {report.seconds:.1f} s")
+    click.echo(f"next: recsys train --format sequences --data {report.path}")
+
+
 # -------------------------------------------------------------------- train
 def _print_results(result: Any) -> None:
     from recsys.evaluation.protocol import MethodResult
@@ -172,8 +216,8 @@ def _table(frame: Any) -> str:
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
               help="Pipeline TOML (default: pipelines/configs/default.toml when --data is not given).")
 @click.option("--data", "data_path", type=click.Path(path_type=Path), default=None, help="Input file.")
-@click.option("--format", "data_format", type=click.Choice(["playlists", "events", "mpd"]), default=None,
-              help="Input format (default: playlists).")
+@click.option("--format", "data_format", type=click.Choice(["playlists", "events", "mpd", "sequences"]),
+              default=None, help="Input format (default: playlists; sequences: what `recsys prepare` wrote).")
 @click.option("--metadata", "metadata_path", type=click.Path(path_type=Path), default=None,
               help="Item metadata (song_hash.txt layout or CSV).")
 @click.option("--name", default=None, help="Dataset name (names the MLflow experiment).")
@@ -312,6 +356,8 @@ def serve_command(model_uri: str, host: str, port: int, index: str, admin_token:
     check_exposure(host, admin_token)  # before the model is loaded
     with _progress("neighbour table") as on_progress:
         recommender = Recommender.load(model_uri, index=index).prepare(on_progress=on_progress)  # type: ignore[arg-type]
+    for preparation in recommender.preparations.values():
+        click.echo(preparation.summary(), err=True)
     for relation, report in recommender.ann_reports.items():
         click.echo(f"{relation}: {report.summary()}", err=True)
     reload_how = "POST /reload" + (" (with the admin token)" if admin_token else "")

@@ -19,6 +19,7 @@ __all__ = [
     "TrackingStoreError",
     "RunInterrupted",
     "RecsysWarning",
+    "StoredStructureWarning",
 ]
 
 
@@ -162,3 +163,8 @@ class RunInterrupted(KeyboardInterrupt):
 class RecsysWarning(UserWarning):
     """Something the user should know that does not stop the work (for example a
     champion model whose MLflow run is gone)."""
+    """A model could not be found or loaded from the given location."""
+
+
+class StoredStructureWarning(UserWarning):
+    """A search structure stored beside a model was not used (it does not match the model) or not stored."""

@@ -11,9 +11,9 @@
 - :func:`tracked_run` is :func:`mlflow.start_run` with both, with MLflow's
   chatter silenced, and with Ctrl-C ending the run ``KILLED`` and removing
   any model version it registered (:class:`~recsys.errors.RunInterrupted`).
-- :func:`store_lock` serialises a read-compare-write on a local SQLite store
-  across processes (creating it, creating an experiment, moving the
-  champion alias).
+- :func:`store_lock` serialises a read-compare-write across processes and
+  machines (creating a SQLite store, creating an experiment, moving the
+  champion alias): an advisory lock on PostgreSQL, a file lock beside SQLite.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ _STORE_MODULES = ("mlflow", "sqlalchemy", "alembic", "requests", "urllib3", "sql
 _PROBE_SECONDS = 5.0
 _DATABASES = frozenset({"sqlite", "postgresql", "mysql", "mssql"})
 _LOCK_NAME_SUFFIX = ".recsys.lock"
+_POSTGRES = re.compile(r"^postgres(?:ql)?(?:\+\w+)?://")
 _DEFAULT_FIX = ("check that MLFLOW_TRACKING_URI (or tracking.tracking_uri) points at a working, writable store, "
                 "for example sqlite:///mlruns/mlflow.db")
 
@@ -160,13 +161,28 @@ def store_errors(uri: str | None = None) -> Iterator[None]:
 
 # ------------------------------------------------------------------- locks
 @contextlib.contextmanager
-def store_lock(uri: str | None = None) -> Iterator[None]:
-    """Hold an exclusive lock on a local SQLite store across processes (a no-op for other stores).
+def store_lock(uri: str | None = None, name: str = "store") -> Iterator[None]:
+    """Hold the exclusive lock ``name`` in the store at ``uri`` across processes and machines.
 
-    The lock is a file beside the database (``mlflow.db.recsys.lock``); a
-    tracking server or PostgreSQL store is left to its own transactions.
+    On PostgreSQL, an advisory lock held by one connection (released when
+    it closes, so a crashed process never leaves it behind); on a local
+    SQLite store, an ``flock`` on a file beside the database
+    (``mlflow.db.recsys.lock``, one for every name). A tracking server
+    (``http://``) offers no lock: the block runs unlocked.
+
+    Parameters
+    ----------
+    uri
+        The tracking URI (default: the current one).
+    name
+        What is locked, e.g. ``"champion:item2vec"`` (PostgreSQL keeps one lock per name).
     """
-    database = sqlite_path(uri or mlflow.get_tracking_uri())
+    uri = uri or mlflow.get_tracking_uri()
+    if _POSTGRES.match(uri):
+        with _advisory_lock(uri, name):
+            yield
+        return
+    database = sqlite_path(uri)
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not on Windows
@@ -178,13 +194,34 @@ def store_lock(uri: str | None = None) -> Iterator[None]:
         database.parent.mkdir(parents=True, exist_ok=True)
         handle = open(database.with_name(database.name + _LOCK_NAME_SUFFIX), "a+b")
     except OSError as error:
-        raise describe_failure(error, uri or mlflow.get_tracking_uri()) from error
+        raise describe_failure(error, uri) from error
     with handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _advisory_lock(uri: str, name: str) -> Iterator[None]:
+    """``pg_advisory_lock`` on a key derived from ``name``, held by a connection of its own."""
+    import hashlib
+
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    key = {"key": int.from_bytes(hashlib.sha256(f"recsys:{name}".encode()).digest()[:8], "big", signed=True)}
+    engine = sqlalchemy.create_engine(re.sub(r"^postgres://", "postgresql://", uri), poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), key)
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), key)
+    finally:
+        engine.dispose()
 
 
 # ------------------------------------------------------------------- check

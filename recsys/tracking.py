@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -62,6 +63,7 @@ __all__ = [
     "promote_champion",
     "git_commit",
     "artifact_root",
+    "ARTIFACT_ROOT_ENV",
 ]
 
 MODEL_NAME = "model"
@@ -106,8 +108,18 @@ def use_tracking_uri(uri: str | None = None) -> str:
     return uri
 
 
+ARTIFACT_ROOT_ENV = "RECSYS_ARTIFACT_ROOT"
+"""Environment variable naming where new experiments keep their artifacts: a
+location every machine of a team reaches (``s3://bucket/mlflow``, or a shared
+directory), needed with a database server such as PostgreSQL."""
+
+
 def artifact_root(tracking_uri: str) -> str | None:
-    """Artifacts beside a local SQLite store (``mlruns/artifacts``), else MLflow's default."""
+    """Where new experiments keep artifacts: ``$RECSYS_ARTIFACT_ROOT`` if set, else
+    beside a local SQLite store (``mlruns/artifacts``), else MLflow's default."""
+    configured = os.environ.get(ARTIFACT_ROOT_ENV)
+    if configured:
+        return configured if re.match(r"^[A-Za-z][\w+.-]*:", configured) else Path(configured).resolve().as_uri()
     match = re.match(r"sqlite:///(.+)$", tracking_uri)
     if not match:
         return None
@@ -121,7 +133,7 @@ def experiment_id(name: str) -> str:
     """
     client = mlflow.MlflowClient()
     uri = mlflow.get_tracking_uri()
-    with store_errors(uri), store_lock(uri):  # two first runs must not both create it
+    with store_errors(uri), store_lock(uri, f"experiment:{name}"):  # two first runs must not both create it
         existing = client.get_experiment_by_name(name)
         if existing is not None and existing.lifecycle_stage == "deleted":
             raise TrackingStoreError(
@@ -133,14 +145,23 @@ def experiment_id(name: str) -> str:
                 client.set_experiment_tag(existing.experiment_id, "mlflow.note.content", experiment_description(name))
             return existing.experiment_id
         root = artifact_root(uri)
+        if root is None and re.match(r"^(postgres|mysql|mssql)", uri):
+            warnings.warn(f"experiment {name!r} keeps its artifacts (models) in ./mlruns on this machine only; "
+                          f"set {ARTIFACT_ROOT_ENV} to a location every machine of the team reaches", UserWarning)
         location = f"{root}/{name}" if root else None
-        # "custom_model_development" makes the MLflow UI open on training runs rather than GenAI traces
-        return client.create_experiment(
-            name,
-            artifact_location=location,
-            tags={"mlflow.experimentKind": "custom_model_development",
-                  "mlflow.note.content": experiment_description(name)},
-        )
+        try:
+            # "custom_model_development" makes the MLflow UI open on training runs rather than GenAI traces
+            return client.create_experiment(
+                name,
+                artifact_location=location,
+                tags={"mlflow.experimentKind": "custom_model_development",
+                      "mlflow.note.content": experiment_description(name)},
+            )
+        except mlflow.exceptions.MlflowException:  # another process created it meanwhile (no lock on a server)
+            created = client.get_experiment_by_name(name)
+            if created is None:
+                raise
+            return created.experiment_id
 
 
 def experiment_description(name: str) -> str:
@@ -216,7 +237,13 @@ def log_dataset(
         dataset = mlflow.data.from_polars(
             sample, source=str(config.data.path.resolve()), name=config.data.name, digest=digest
         )
-    mlflow.log_input(dataset, context="training")
+    try:
+        mlflow.log_input(dataset, context="training")
+    except mlflow.exceptions.MlflowException:
+        # MLflow inserts a dataset's row when it is absent: two runs logging the same dataset at once
+        # (concurrent sweeps on one PostgreSQL store) race on it, and the loser fails; now the row exists
+        time.sleep(0.5)
+        mlflow.log_input(dataset, context="training")
     mlflow.set_tags({"dataset": config.data.name, "dataset.digest": digest, "dataset.path": str(config.data.path)})
     mlflow.log_metrics({f"data/n_{key}": float(value) for key, value in counts.items()})
     return digest
@@ -359,6 +386,10 @@ def log_model(
     the vectors as the ``cold_start`` artifact: the metadata mapper and any
     cold items.
 
+    A model that is registered carries its prepared search structures
+    (:mod:`recsys.search_store`): they are built here, once, so that every
+    replica serving it starts without building them.
+
     Returns
     -------
     str
@@ -369,6 +400,10 @@ def log_model(
     package_dir = Path(recsys.__file__).resolve().parent
     with tempfile.TemporaryDirectory() as staging:
         artifacts = {VECTORS_ARTIFACT: str(vectors.save(Path(staging) / VECTORS_ARTIFACT))}
+        if registered_model:
+            from recsys.recommender import Recommender
+
+            Recommender.from_directory(artifacts[VECTORS_ARTIFACT]).prepare()
         if metadata is not None:
             meta_path = Path(staging) / f"{METADATA_ARTIFACT}.parquet"
             metadata.write_parquet(meta_path)
@@ -426,21 +461,27 @@ def promote_champion(
     if not versions:
         return False, None
     version = max(versions, key=lambda v: int(v.version))
-    run = client.get_run(run_id)
-    with store_lock():  # read, compare and move the alias as one step against concurrent trainings
-        try:
-            current = client.get_model_version_by_alias(registered_model, alias)
-        except mlflow.exceptions.MlflowException:
-            current = None
-        previous: float | None = None
-        if current is not None and current.run_id:
-            champion_run = _champion_run(client, current, alias)
-            if champion_run is not None and _same_test_split(champion_run, run):
-                previous = champion_run.data.metrics.get(metric)
-        new = run.data.metrics.get(metric, float("-inf"))
-        if previous is not None and new < previous:
-            return False, previous
-        client.set_registered_model_alias(registered_model, alias, version.version)
+    with store_lock(mlflow.get_tracking_uri(), f"{alias}:{registered_model}"):  # runs finishing at once take turns
+        return _promote(client, registered_model, version, client.get_run(run_id), metric=metric, alias=alias)
+
+
+def _promote(
+    client: mlflow.MlflowClient, registered_model: str, version: Any, run: Any, *, metric: str, alias: str
+) -> tuple[bool, float | None]:
+    """The read-compare-write of :func:`promote_champion`, under its lock."""
+    try:
+        current = client.get_model_version_by_alias(registered_model, alias)
+    except mlflow.exceptions.MlflowException:
+        current = None
+    previous: float | None = None
+    if current is not None and current.run_id:
+        champion_run = _champion_run(client, current, alias)
+        if champion_run is not None and _same_test_split(champion_run, run):
+            previous = champion_run.data.metrics.get(metric)
+    new = run.data.metrics.get(metric, float("-inf"))
+    if previous is not None and new < previous:
+        return False, previous
+    client.set_registered_model_alias(registered_model, alias, version.version)
     return True, previous
 
 

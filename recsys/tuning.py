@@ -32,13 +32,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from recsys import tracking
 from recsys.config import Item2VecConfig, PipelineConfig, Relation, load_pipeline_config, read_toml, validate_config
+from recsys.data.load import load_training_data
 from recsys.data.split import next_item_pairs, random_split
 from recsys.errors import ConfigError
 from recsys.evaluation.cases import train_validation_split
 from recsys.evaluation.methods import Item2VecMethod
 from recsys.evaluation.protocol import evaluate_method
 from recsys.item2vec import train
-from recsys.pipeline import TrainingResult, prepare, run_training
+from recsys.pipeline import TrainingResult, run_training
 from recsys.store import killed_on_interrupt, store_errors
 
 __all__ = [
@@ -288,7 +289,7 @@ def run_sweep(
     say = on_stage or (lambda _message: None)
     started = time.perf_counter()
     say(f"reading {pipeline.data.path}")
-    prepared = prepare(pipeline)
+    prepared = load_training_data(pipeline)
     tune_train, validation = train_validation_split(
         prepared.train, validation_fraction=sweep.validation_fraction, seed=sweep.seed
     )
