@@ -40,13 +40,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import write_results  # noqa: E402
 from recsys.config import Item2VecConfig, load_pipeline_config  # noqa: E402
+from recsys.data.load import PreparedData, load_training_data  # noqa: E402
 from recsys.data.synthetic import write_playlists  # noqa: E402
 from recsys.data.synthetic_events import EventsSynthConfig, write_events  # noqa: E402
 from recsys.evaluation.cases import build_cases  # noqa: E402
 from recsys.evaluation.methods import Item2VecMethod  # noqa: E402
 from recsys.evaluation.protocol import evaluate_methods  # noqa: E402
 from recsys.item2vec import train  # noqa: E402
-from recsys.pipeline import PreparedData, prepare  # noqa: E402
 
 _RECIPE = """
 import json, sys, time
@@ -169,8 +169,8 @@ def main() -> None:
         return path
 
     def prepared_for(path: Path, scratch: Path) -> PreparedData:
-        return prepare(load_pipeline_config(base={"data": {"path": str(path), "format": "events", "name": "bench",
-                                                           "cache_dir": str(scratch / "cache")}}))
+        data = {"path": str(path), "format": "events", "name": "bench", "cache_dir": str(scratch / "cache")}
+        return load_training_data(load_pipeline_config(base={"data": data}))
 
     results: dict[str, object] = {"events": args.events, "epochs": args.epochs, "workers": args.workers,
                                   "baselines": args.baselines}

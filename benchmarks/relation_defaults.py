@@ -17,12 +17,12 @@ import warnings
 from pathlib import Path
 
 from recsys.config import Item2VecConfig, load_pipeline_config
+from recsys.data.load import load_training_data
 from recsys.data.split import next_item_pairs
 from recsys.evaluation.cases import train_validation_split
 from recsys.evaluation.methods import Item2VecMethod
 from recsys.evaluation.protocol import evaluate_method
 from recsys.item2vec import train
-from recsys.pipeline import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = {"ns_exponent": 0.75, "workers": 1}
@@ -49,7 +49,8 @@ def main(datasets: list[str]) -> None:
         if not config.data.path.exists():
             print(f"{name}: {config.data.path} is absent, skipped")
             continue
-        fit, validation = train_validation_split(prepare(config).train, validation_fraction=0.1, seed=42)
+        train_sequences = load_training_data(config).train
+        fit, validation = train_validation_split(train_sequences, validation_fraction=0.1, seed=42)
         pairs = next_item_pairs(validation).select("query_id", "target_id")
         for label, options in VARIANTS.items():
             started = time.perf_counter()

@@ -22,7 +22,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _friendly_errors(command: F) -> F:
-    """Turn :class:`RecsysError` into a one-line message and exit status 2."""
+    """Turn :class:`RecsysError` into a one-line message and exit status 2, and Ctrl-C
+    into one line and exit status 130 (a run in progress is marked KILLED)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -31,15 +32,29 @@ def _friendly_errors(command: F) -> F:
         except RecsysError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(2)
+        except KeyboardInterrupt as error:
+            click.echo(str(error) or "interrupted", err=True)
+            sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="recsys")
-def main() -> None:
+@click.option("--verbose", is_flag=True, help="Also show MLflow's own logs, notices, warnings and download bars "
+                                              "(the same as RECSYS_VERBOSE=1).")
+def main(verbose: bool) -> None:
     """recsys: item2vec recommendations, trained and tracked with MLflow."""
-    _quiet_libraries()
+    import os
+    import warnings
+
+    from recsys.quiet import VERBOSE_ENV, is_verbose
+
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"
+    warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
+    if not is_verbose():
+        _quiet_libraries()
 
 
 def _quiet_libraries() -> None:
@@ -52,7 +67,6 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\..*")
-    warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
 
 
 # --------------------------------------------------------------------- data
@@ -90,6 +104,50 @@ def data_synth(
     options = {k: v for k, v in {"n_playlists": n_playlists, "seed": seed}.items() if v is not None}
     playlists, metadata = write_synthetic(out_dir, SynthConfig(**options))
     click.echo(f"wrote {playlists} and {metadata}")
+
+
+# ------------------------------------------------------------------ prepare
+@main.command("prepare")
+@click.option("--engine", type=click.Choice(["polars", "spark"]), default="polars", show_default=True,
+              help="polars: one streaming query on this machine; spark: a Spark job (local mode or --master).")
+@click.option("--data", "events", default=None,
+              help="Events CSV/Parquet (Spark: also a directory or URI of Parquet parts). Default: the config's.")
+@click.option("--out", required=True, help="Directory (Spark: or URI) to write the sequences Parquet to.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="Pipeline TOML: its [data] reader options and [sessions] apply.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override an option: sessions.gap_minutes=60, data.user_column=user ...")
+@click.option("--master", default=None, help="Spark master (default: spark-submit's, else local[*]).")
+@click.option("--conf", "spark_conf", multiple=True, metavar="KEY=VALUE",
+              help="A Spark setting, e.g. spark.driver.memory=8g (repeatable).")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@_friendly_errors
+def prepare_command(events: str | None, out: str, engine: str, config_path: Path | None,
+                    overrides: tuple[str, ...], master: str | None, spark_conf: tuple[str, ...],
+                    overwrite: bool) -> None:
+    """Sessionize an events log into sequences Parquet, for `recsys train --format sequences`."""
+    from recsys.config import load_pipeline_config
+    from recsys.data.engines import prepare_sequences
+    from recsys.errors import ConfigError
+
+    base: dict[str, dict[str, Any]] = {"data": {"format": "events"}}
+    if events is not None:
+        base["data"]["path"] = events
+    elif config_path is None:
+        raise ConfigError("pass --data EVENTS (or a --config whose [data] names them)")
+    config = load_pipeline_config(config_path, overrides=list(overrides), base=base)
+    settings: dict[str, str] = {}
+    for option in spark_conf:
+        key, sep, value = option.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--conf {option!r}: expected KEY=VALUE, for example --conf spark.driver.memory=8g")
+        settings[key.strip()] = value
+    report = prepare_sequences(events or str(config.data.path), out, data=config.data, sessions=config.sessions,
+                               engine=engine, master=master, spark_conf=settings, overwrite=overwrite)  # type: ignore[arg-type]
+    where = f"spark, {report.master}" if report.master else report.engine
+    click.echo(f"wrote {report.path}: {report.n_sequences:,} sequences from {report.n_events:,} events "
+               f"({where}) in {report.seconds:.1f} s")
+    click.echo(f"next: recsys train --format sequences --data {report.path}")
 
 
 # -------------------------------------------------------------------- train
@@ -158,8 +216,8 @@ def _table(frame: Any) -> str:
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
               help="Pipeline TOML (default: pipelines/configs/default.toml when --data is not given).")
 @click.option("--data", "data_path", type=click.Path(path_type=Path), default=None, help="Input file.")
-@click.option("--format", "data_format", type=click.Choice(["playlists", "events", "mpd"]), default=None,
-              help="Input format (default: playlists).")
+@click.option("--format", "data_format", type=click.Choice(["playlists", "events", "mpd", "sequences"]),
+              default=None, help="Input format (default: playlists; sequences: what `recsys prepare` wrote).")
 @click.option("--metadata", "metadata_path", type=click.Path(path_type=Path), default=None,
               help="Item metadata (song_hash.txt layout or CSV).")
 @click.option("--name", default=None, help="Dataset name (names the MLflow experiment).")
@@ -289,25 +347,34 @@ def recommend(item_id: str, k: int, model_uri: str, on_unknown: str, relation: s
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--index", type=click.Choice(["auto", "exact", "hnsw"]), default="auto", show_default=True,
               help="auto: a neighbour table up to 100,000 items, an HNSW index beyond.")
+@click.option("--admin-token", envvar="RECSYS_ADMIN_TOKEN", default=None, show_envvar=True,
+              help="POST /reload then needs 'Authorization: Bearer <token>'. Required when --host is not loopback.")
 @_friendly_errors
-def serve_command(model_uri: str, host: str, port: int, index: str) -> None:
+def serve_command(model_uri: str, host: str, port: int, index: str, admin_token: str | None) -> None:
     """Serve recommendations as JSON over HTTP (OpenAPI description at /docs).
 
     POST /reload or SIGHUP loads the model now behind --model and swaps it in.
     """
     import os
 
+    from recsys.guard import check_exposure
     from recsys.recommender import Recommender
     from recsys.serving import create_app, serve
 
+    admin_token = admin_token or None
+    check_exposure(host, admin_token)  # before the model is loaded
     with _progress("neighbour table") as on_progress:
         recommender = Recommender.load(model_uri, index=index).prepare(on_progress=on_progress)  # type: ignore[arg-type]
+    for preparation in recommender.preparations.values():
+        click.echo(preparation.summary(), err=True)
     for relation, report in recommender.ann_reports.items():
         click.echo(f"{relation}: {report.summary()}", err=True)
+    reload_how = "POST /reload" + (" (with the admin token)" if admin_token else "")
     click.echo(f"serving {model_uri} ({len(recommender):,} items, {recommender.search_mode} search) "
-               f"on http://{host}:{port} (OpenAPI: /docs); POST /reload or kill -HUP {os.getpid()} reloads",
+               f"on http://{host}:{port} (OpenAPI: /docs); {reload_how} or kill -HUP {os.getpid()} reloads",
                err=True)
-    serve(create_app(model_uri, index=index, recommender=recommender), host=host, port=port)  # type: ignore[arg-type]
+    app = create_app(model_uri, index=index, recommender=recommender, admin_token=admin_token)  # type: ignore[arg-type]
+    serve(app, host=host, port=port)
 
 
 # -------------------------------------------------------- export-neighbours

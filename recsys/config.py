@@ -180,17 +180,20 @@ class DataConfig(_Config):
     """Dataset name: names the MLflow experiment and tags the run."""
 
     path: Path
-    """Input file: playlists text, events CSV/Parquet, or an MPD JSON slice."""
+    """Input: playlists text, events CSV/Parquet, an MPD JSON slice, or
+    sequences Parquet (a file or a directory of parts)."""
 
     test_path: Path | None = None
     """Test data in a file of its own, read like ``path`` (a split made by
     the dataset's authors, such as session-rec's ``_test.txt``); needs
     ``split.method = "file"``."""
 
-    format: Literal["playlists", "events", "mpd"] = "playlists"
+    format: Literal["playlists", "events", "mpd", "sequences"] = "playlists"
     """``playlists``: one sequence per line, whitespace-separated ids;
     ``events``: CSV or Parquet with user, item and timestamp columns;
-    ``mpd``: a Spotify Million Playlist Dataset JSON slice."""
+    ``mpd``: a Spotify Million Playlist Dataset JSON slice;
+    ``sequences``: the sequences contract as Parquet, a file or a directory
+    of parts (as ``recsys prepare`` writes with either engine)."""
 
     skip_lines: int = Field(0, ge=0)
     """Header lines to skip in a playlists file (the public yes_complete

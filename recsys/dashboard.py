@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recsys.errors import RecsysError
+from recsys.store import check_store
 from recsys.tracking import artifact_root, default_tracking_uri
 
 __all__ = ["start_ui", "stop_ui", "wait_until_up", "landing_url", "run_ui"]
@@ -44,6 +45,7 @@ def start_ui(*, host: str = "127.0.0.1", port: int = 5000, tracking_uri: str | N
         Backend store (default: :func:`recsys.tracking.default_tracking_uri`).
     """
     uri = tracking_uri or default_tracking_uri()
+    check_store(uri)  # a store that cannot be opened is one line here, not the server's traceback
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
                "--host", host, "--port", str(port), "--workers", "1",
                "--uvicorn-opts", "--no-access-log --log-level warning"]  # keep the printed address readable

@@ -8,6 +8,7 @@ exits with status 2; Python callers can catch the classes below.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
     "RecsysError",
@@ -15,6 +16,10 @@ __all__ = [
     "ConfigError",
     "UnknownItemError",
     "ModelLoadError",
+    "TrackingStoreError",
+    "RunInterrupted",
+    "RecsysWarning",
+    "StoredStructureWarning",
     "TrainingDivergedError",
     "CollapseWarning",
 ]
@@ -108,7 +113,63 @@ class UnknownItemError(RecsysError, KeyError):
 
 
 class ModelLoadError(RecsysError):
+    """A model could not be found or loaded from the given location, or one of
+    its files does not match the digest recorded when it was saved."""
+
+
+class TrackingStoreError(RecsysError):
+    """The MLflow tracking or registry store cannot be used: it cannot be created
+    or written, it is locked, or its server cannot be reached.
+
+    Parameters
+    ----------
+    uri
+        The tracking URI of the store (a password in it is shown as ``***``).
+    problem
+        What went wrong, in one line.
+    fix
+        What the user should do about it.
+    """
+
+    def __init__(self, uri: str, problem: str, fix: str) -> None:
+        parts = urlsplit(uri)
+        if parts.password is not None:
+            uri = urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
+        self.uri = uri
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"tracking store {uri}: {problem}. Fix: {fix}")
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a tracked MLflow run: the run was marked ``KILLED`` and
+    nothing it logged was registered.
+
+    A :class:`KeyboardInterrupt`, so code that stops on Ctrl-C still stops;
+    the CLI prints its message and exits with status 130.
+
+    Parameters
+    ----------
+    run_id
+        The MLflow run that was interrupted.
+    """
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"interrupted: MLflow run {run_id} marked KILLED, nothing registered")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class RecsysWarning(UserWarning):
+    """Something the user should know that does not stop the work (for example a
+    champion model whose MLflow run is gone)."""
     """A model could not be found or loaded from the given location."""
+
+
+class StoredStructureWarning(UserWarning):
+    """A search structure stored beside a model was not used (it does not match the model) or not stored."""
 
 
 class TrainingDivergedError(RecsysError):

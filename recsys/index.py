@@ -33,7 +33,7 @@ _KNN_MIN_QUERIES = 32
 def normalize_rows(matrix: np.ndarray) -> np.ndarray:
     """Return a float32 copy of ``matrix`` with unit-length rows (zero rows stay zero)."""
     matrix = np.asarray(matrix, dtype=np.float32)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))[:, None]  # no squared copy of the matrix, unlike norm()
     norms[norms == 0] = 1.0
     return matrix / norms
 
@@ -143,7 +143,8 @@ class ExactIndex:
 
     def __init__(self, vectors: np.ndarray, *, normalize: bool = True) -> None:
         self.normalize = normalize
-        self.vectors = normalize_rows(vectors) if normalize else np.array(vectors, dtype=np.float32)
+        # raw vectors are a read-only view, not a copy (1M x 64 floats: 256 MB less, and no copy at start)
+        self.vectors = normalize_rows(vectors) if normalize else np.asarray(vectors, dtype=np.float32).view()
         self.vectors.setflags(write=False)
 
     def prepare_queries(self, queries: np.ndarray) -> np.ndarray:
@@ -297,6 +298,11 @@ class HNSWIndex:
 
     def __len__(self) -> int:
         return len(self.exact)
+
+    @property
+    def graph(self) -> Any:
+        """The ``faiss.IndexHNSWFlat`` searched (to store it with ``faiss.write_index``)."""
+        return self._graph
 
     @property
     def ef_search(self) -> int:

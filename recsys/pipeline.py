@@ -1,9 +1,9 @@
 """The batch training pipeline: read, sessionize, split, train, evaluate, log.
 
-:func:`prepare` turns the configured input into leak-free training and test
-sequences; :func:`run_training` trains item2vec on them, evaluates it against
-the baselines on the same pairs, logs everything to MLflow and registers the
-model.
+:func:`recsys.data.load.load_training_data` turns the configured input into
+leak-free training and test sequences; :func:`run_training` trains item2vec on
+them, evaluates it against the baselines on the same pairs, logs everything to
+MLflow and registers the model.
 """
 
 from __future__ import annotations
@@ -18,14 +18,10 @@ from pathlib import Path
 import mlflow
 import polars as pl
 
-from recsys.config import DataConfig, PipelineConfig, SessionConfig, SplitConfig
-from recsys.data.prepare import PreparedSequences, prepare_events
-from recsys.data.readers import read_events, read_metadata, read_mpd, read_playlists
-from recsys.data.sessions import prune_rare_items, sessionize
-from recsys.data.split import random_split, time_split
-from recsys.data._schema import check_sequences
+from recsys.config import PipelineConfig
 from recsys.coldstart import ColdStart, MetadataMapper
-from recsys.errors import CollapseWarning, ConfigError, DataError
+from recsys.data.load import PreparedData, load_training_data
+from recsys.errors import CollapseWarning, DataError
 from recsys.evaluation.baselines import make_baseline
 from recsys.evaluation.methods import Item2VecMethod, Method
 from recsys.evaluation.cases import build_cases
@@ -33,29 +29,15 @@ from recsys.evaluation.protocol import MethodResult, evaluate_methods, item_popu
 from recsys.item2vec import EpochReport, ItemVectors, corpus_mode, effective_workers, train
 from recsys.progress import Progress, Task
 from recsys.resources import StageRecord, StageTimer
-from recsys.selection import Candidate, Selection, choose_config
+from recsys.selection import Candidate, Selection, check_collapse, choose_config
 from recsys import run_report, tracking
+from recsys.store import tracked_run
 from recsys.plots import metric_at_k_figure
 
 __all__ = ["PreparedData", "TrainingResult", "prepare", "run_training"]
 
-
-@dataclass(frozen=True)
-class PreparedData:
-    """Training and test sequences of one dataset, ready for training."""
-
-    train: pl.DataFrame
-    """Training sequences (rare items pruned)."""
-    test: pl.DataFrame
-    """Held-out test sequences."""
-    metadata: pl.DataFrame | None
-    """Item metadata, if the input has some."""
-    counts: dict[str, int]
-    """Events, sequences, train/test sequences and items, for logging."""
-    digest: str | None = None
-    """Content digest of ``data.path``, if preparation computed it."""
-    sources: tuple[PreparedSequences, ...] = ()
-    """The cached sequences files events were prepared into."""
+prepare = load_training_data
+"""The data entry point, :func:`recsys.data.load.load_training_data` (kept under its old name)."""
 
 
 @dataclass(frozen=True)
@@ -74,147 +56,6 @@ class TrainingResult:
     data: PreparedData
     stages: tuple[StageRecord, ...] = ()
     """Wall time and peak memory of each stage of the run."""
-
-
-def _read_events(data: DataConfig, path: Path | None = None) -> pl.LazyFrame:
-    return read_events(
-        path or data.path,
-        user_column=data.user_column,
-        item_column=data.item_column,
-        time_column=data.time_column,
-        time_unit=data.time_unit,
-        separator=data.separator,
-        has_header=data.has_header,
-        column_names=data.column_names,
-    )
-
-
-_NOT_READER_OPTIONS = frozenset(
-    {"name", "path", "test_path", "metadata", "metadata_format", "metadata_id_column", "min_item_count", "cache_dir"}
-)
-"""DataConfig options that do not change the events a file is read into."""
-
-
-def _reader_settings(data: DataConfig) -> dict[str, object]:
-    """The options that change the events read from a file (for the cache key)."""
-    return data.model_dump(mode="json", exclude=set(_NOT_READER_OPTIONS))
-
-
-def _sessionize(events: pl.LazyFrame | pl.DataFrame, sessions: SessionConfig) -> pl.DataFrame:
-    return sessionize(
-        events,
-        gap_minutes=sessions.gap_minutes,
-        drop_repeats=sessions.drop_repeats,
-        max_length=sessions.max_length,
-    )
-
-
-def _read_sequences(
-    path: Path,
-    config: PipelineConfig,
-    counts: dict[str, int],
-    *,
-    sources: list[PreparedSequences] | None = None,
-    stages: StageTimer | None = None,
-    progress: Progress | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-    """Sequences of one input file (and the metadata it carries); adds its events to ``counts``.
-
-    Events are sessionized by a streaming query into a cached Parquet file
-    (appended to ``sources``).
-    """
-    data = config.data
-    stages = stages or StageTimer()
-    if data.format != "events":
-        with stages.stage("read"):
-            if data.format == "playlists":
-                return read_playlists(path, skip_lines=data.skip_lines), None
-            return read_mpd(path)
-    prepared = prepare_events(
-        path,
-        read=lambda events_path: _read_events(data, events_path),
-        sessions=config.sessions,
-        settings=_reader_settings(data),
-        cache_dir=data.cache_dir,
-        stages=stages,
-        progress=progress,
-    )
-    if sources is not None:
-        sources.append(prepared)
-    counts["events"] = counts.get("events", 0) + prepared.n_events
-    with stages.stage("read"):
-        return check_sequences(prepared.read(), source=path), None
-
-
-def _test_fraction(sequences: pl.DataFrame, split: SplitConfig) -> float:
-    """``split.test_fraction``, lowered so that at most ``split.max_test_sequences`` are held out."""
-    if split.max_test_sequences is None:
-        return split.test_fraction
-    return min(split.test_fraction, split.max_test_sequences / max(sequences["sequence_id"].n_unique(), 1))
-
-
-def prepare(
-    config: PipelineConfig, *, stages: StageTimer | None = None, progress: Progress | None = None
-) -> PreparedData:
-    """Read the input, build sequences and split them into train and test.
-
-    ``stages`` records the time and memory of stages ``read``, ``sessionize``
-    (events) and ``split``; ``progress`` draws their progress bars.
-
-    Raises
-    ------
-    DataError
-        If the input breaks its contract.
-    ConfigError
-        If the split method does not fit the input format.
-    """
-    data, split = config.data, config.split
-    metadata = read_metadata(data.metadata, format=data.metadata_format, id_column=data.metadata_id_column) if data.metadata else None
-    counts: dict[str, int] = {}
-    stages = stages if stages is not None else StageTimer()
-    sources: list[PreparedSequences] = []
-    if split.method == "time":
-        if data.format != "events":
-            raise ConfigError(
-                f"split.method='time' needs timestamps, but data.format is {data.format!r}; "
-                "use split.method='random' or events input"
-            )
-        with stages.stage("read"):
-            events = _read_events(data).collect()
-        counts["events"] = events.height
-        with stages.stage("sessionize"):
-            train_events, test_events = time_split(events, test_fraction=split.test_fraction)
-            train_seqs = _sessionize(train_events, config.sessions)
-            test_seqs = _sessionize(test_events, config.sessions)
-        sequences_count = train_seqs.height + test_seqs.height
-    else:
-        read_options = {"sources": sources, "stages": stages, "progress": progress}
-        sequences, found_metadata = _read_sequences(data.path, config, counts, **read_options)
-        metadata = metadata if metadata is not None else found_metadata
-        if split.method == "file":
-            assert data.test_path is not None  # PipelineConfig checks it
-            train_seqs = sequences
-            test_seqs, _ = _read_sequences(data.test_path, config, counts, **read_options)
-        else:
-            with stages.stage("split"):
-                fraction = _test_fraction(sequences, split)
-                train_seqs, test_seqs = random_split(sequences, test_fraction=fraction, seed=split.seed)
-        sequences_count = train_seqs.height + test_seqs.height
-    with stages.stage("split"):
-        train_seqs = check_sequences(
-            prune_rare_items(train_seqs, min_item_count=data.min_item_count), source=data.path
-        )
-    counts.update(
-        sequences=sequences_count,
-        train_sequences=train_seqs.height,
-        test_sequences=test_seqs.height,
-        items=train_seqs.select(pl.col("items").explode().n_unique()).item(),
-    )
-    counts.setdefault("events", int(train_seqs["items"].list.len().sum() + test_seqs["items"].list.len().sum()))
-    digest = sources[0].input_digest if sources and sources[0].source == data.path else None
-    return PreparedData(
-        train=train_seqs, test=test_seqs, metadata=metadata, counts=counts, digest=digest, sources=tuple(sources)
-    )
 
 
 def run_training(
@@ -243,7 +84,7 @@ def run_training(
     tags
         Extra run tags (``mlflow.parentRunId`` nests the run under a sweep).
     prepared
-        The output of :func:`prepare` for this config, if already at hand.
+        The output of :func:`~recsys.data.load.load_training_data` for this config, if already at hand.
     progress
         Draws progress bars for reading, sessionizing, training (per epoch,
         with words/s) and evaluation (default: none).
@@ -258,17 +99,17 @@ def run_training(
     say = on_stage or (lambda _message: None)
     progress = progress or Progress(quiet=True)
     stages = stages if stages is not None else StageTimer()
+    tracking.use_tracking_uri(config.tracking.tracking_uri)  # a broken store fails before any work
     if prepared is None:
         say(f"reading {config.data.path}")
-        prepared = prepare(config, stages=stages, progress=progress)
+        prepared = load_training_data(config, stages=stages, progress=progress)
     protocol = config.evaluation.protocols[0]
     with stages.stage("evaluate"):
         cases = build_cases(prepared.test, protocol)
 
-    tracking.use_tracking_uri(config.tracking.tracking_uri)
     experiment = tracking.experiment_id(config.tracking.experiment or config.data.name)
     run_tags = {"method": "item2vec", "git_commit": tracking.git_commit() or "unknown", "sweep_trial": "false"}
-    with mlflow.start_run(experiment_id=experiment, tags={**run_tags, **(tags or {})}) as run:
+    with tracked_run(experiment_id=experiment, tags={**run_tags, **(tags or {})}) as run:
         with stages.stage("log"):
             tracking.log_config(config, exclude=("item2vec",))
             tracking.log_dataset(
@@ -321,6 +162,7 @@ def run_training(
         with stages.stage("log"):
             k = config.evaluation.headline_k
             tracking.log_results(results, primary=results[0].method, headline_k=k)
+            _guard_collapse(results, n_items=len(vectors), k=k, selection=selection)
             mlflow.set_tag("default_relation", vectors.default_relation)
             tracking.log_figure(metric_at_k_figure(results), "plots/metric_at_k.png")
             model_uri, promoted, champion_value = None, False, None
@@ -375,6 +217,21 @@ def _select(config: PipelineConfig, train_sequences: pl.DataFrame, say: Callable
             f"every candidate failed the collapse guard; the chosen one because "
             f"{'; '.join(selection.chosen.collapse.reasons)}"), stacklevel=3)
     return selection
+
+
+def _guard_collapse(results: list[MethodResult], *, n_items: int, k: int, selection: Selection) -> None:
+    """The collapse guard on the test lists of the model's default relation: tag ``collapse`` on the
+    run, and warn when it collapsed (unless the selection already warned)."""
+    popular = next((r for r in results if r.method == "popular"), None)
+    model = results[0]
+    check = check_collapse(model.metrics, k=k, n_items=n_items, n_queries=model.n_pairs - model.n_unknown,
+                           popular_hit_rate=popular.metrics[f"hr_at_{k}"] if popular else 0.0)
+    mlflow.set_tag("collapse", str(check.collapsed).lower())
+    if check.collapsed:
+        mlflow.set_tag("collapse.reasons", "; ".join(check.reasons))
+        if not selection.collapsed:
+            warnings.warn(CollapseWarning(f"{model.method} collapsed on the test split: {'; '.join(check.reasons)}"),
+                          stacklevel=3)
 
 
 def _fit_cold_start(

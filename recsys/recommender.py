@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +32,10 @@ import polars as pl
 from recsys.config import NEXT_SESSION_DECAY, Relation
 from recsys.data._schema import check_metadata, check_sequences
 from recsys.errors import ConfigError, ModelLoadError, UnknownItemError
-from recsys.index import AnnReport, ExactIndex, HNSWIndex, build_hnsw
+from recsys.index import EF_CONSTRUCTION, HNSW_M, TARGET_RECALL, AnnReport, ExactIndex, HNSWIndex, build_hnsw
 from recsys.item2vec import ItemVectors
 from recsys.neighbours import ExportReport, NeighbourTable, Progress, export_neighbours
+from recsys.search_store import SearchStore, StructureKind
 
 if TYPE_CHECKING:
     from recsys.coldstart import ColdStart
@@ -43,6 +45,7 @@ __all__ = [
     "IndexKind",
     "MAX_K",
     "OnUnknown",
+    "Preparation",
     "Recommendations",
     "Recommender",
     "SearchMode",
@@ -159,6 +162,33 @@ class Explanation:
     :meth:`Recommender.add_items`) rather than from training."""
 
 
+@dataclass(frozen=True)
+class Preparation:
+    """How one relation's search structure was made ready by :meth:`Recommender.prepare`."""
+
+    relation: Relation
+    kind: StructureKind
+    """``table`` (exact top-100 of every item) or ``hnsw`` (approximate graph)."""
+    source: Literal["stored", "built"]
+    """Loaded from the structures stored beside the model, or built now."""
+    seconds: float
+    """Time to load or to build (and store) it."""
+    stored_in: Path | None = None
+    """Where it is stored, if it is."""
+
+    def summary(self) -> str:
+        """One line for people, e.g. ``similar: neighbour table loaded from .../search in 0.1 s``."""
+        what = "neighbour table" if self.kind == "table" else "hnsw graph"
+        if self.source == "stored":
+            return f"{self.relation}: {what} loaded from {self.stored_in} in {self.seconds:.1f} s"
+        where = f", stored in {self.stored_in}" if self.stored_in is not None else ""
+        return f"{self.relation}: {what} built in {self.seconds:.1f} s{where}"
+
+
+_HNSW_SETTINGS = {"m": HNSW_M, "ef_construction": EF_CONSTRUCTION, "target_recall": TARGET_RECALL}
+"""What a stored HNSW graph must have been built with to be used."""
+
+
 @dataclass(eq=False)
 class _Space:
     """One relation's search: each item's query vector against the candidate vectors, and what is built over them."""
@@ -192,6 +222,11 @@ class Recommender:
         The model's metadata mapper and cold items (:class:`recsys.coldstart.ColdStart`);
         its items join the catalogue after the trained ones, with zero plays.
 
+    store
+        Where :meth:`prepare` finds (and keeps) its search structures
+        between runs; None builds them in memory only. Models loaded from a
+        directory or MLflow use the structures stored beside them.
+
     Attributes
     ----------
     item_vectors
@@ -208,6 +243,7 @@ class Recommender:
         index: IndexKind = "auto",
         sequences: pl.DataFrame | None = None,
         cold_start: "ColdStart | None" = None,
+        store: SearchStore | None = None,
     ) -> None:
         _check_choice("index", index, _INDEX_KINDS)
         self.trained_vectors = item_vectors
@@ -218,6 +254,8 @@ class Recommender:
         self.metadata = metadata
         self.index = index
         self.sequences = None if sequences is None else check_sequences(sequences)
+        self.preparations: dict[Relation, Preparation] = {}
+        """How each relation's structure was made ready (filled by :meth:`prepare`)."""
         self._vocab = item_vectors.vocabulary
         similar = ExactIndex(item_vectors.vectors)
         self._spaces: dict[str, _Space] = {"similar": _Space("similar", similar.vectors, similar)}
@@ -229,6 +267,8 @@ class Recommender:
         self._popular = np.argsort(-counts, kind="stable")
         self._shares = (counts / max(counts.sum(), 1.0)).astype(np.float32)
         self._cold = np.arange(len(self._ids)) >= len(self.trained_vectors)
+        # stored structures belong to the trained model: a catalogue with cold items builds its own
+        self.store = None if self._cold.any() else store
         self._build_lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
@@ -241,20 +281,37 @@ class Recommender:
         index: IndexKind = "auto",
         sequences: pl.DataFrame | None = None,
         cold_start_dir: str | Path | None = None,
+        store: bool = True,
     ) -> "Recommender":
-        """Load from an item-vectors directory, an optional metadata Parquet file and cold-start directory."""
+        """Load from an item-vectors directory, an optional metadata Parquet file and cold-start directory.
+
+        With ``store`` (the default), :meth:`prepare` uses the search
+        structures stored in the directory's ``search/`` folder when they
+        match the model, and stores what it builds there.
+
+        Raises
+        ------
+        ModelLoadError
+            If a file is missing, truncated or edited (see :meth:`ItemVectors.load`).
+        """
         vectors = ItemVectors.load(vectors_dir)
-        metadata = pl.read_parquet(metadata_path) if metadata_path else None
+        try:
+            metadata = pl.read_parquet(metadata_path) if metadata_path else None
+        except (OSError, pl.exceptions.PolarsError) as error:
+            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise ModelLoadError(f"{metadata_path}: unreadable item metadata ({first_line}); "
+                                 "restore the file or log the model again") from None
         cold_start = None
         if cold_start_dir is not None:
             from recsys.coldstart import ColdStart
 
             cold_start = ColdStart.load(cold_start_dir)
-        return cls(vectors, metadata, index=index, sequences=sequences, cold_start=cold_start)
+        search = SearchStore(vectors_dir) if store else None
+        return cls(vectors, metadata, index=index, sequences=sequences, cold_start=cold_start, store=search)
 
     @classmethod
     def load(
-        cls, uri: str | Path, *, index: IndexKind = "auto", sequences: pl.DataFrame | None = None
+        cls, uri: str | Path, *, index: IndexKind = "auto", sequences: pl.DataFrame | None = None, store: bool = True
     ) -> "Recommender":
         """Load a trained model.
 
@@ -265,6 +322,9 @@ class Recommender:
             URI or a registry URI such as ``models:/item2vec@champion``.
         index, sequences
             As for :class:`Recommender`.
+        store
+            Use (and keep) the search structures stored beside the model
+            (see :meth:`from_directory`).
 
         Raises
         ------
@@ -286,9 +346,10 @@ class Recommender:
                     index=index,
                     sequences=sequences,
                     cold_start_dir=cold_start if cold_start.is_dir() else None,
+                    store=store,
                 )
         if (root / "config.json").exists():
-            return cls.from_directory(root, index=index, sequences=sequences)
+            return cls.from_directory(root, index=index, sequences=sequences, store=store)
         raise ModelLoadError(f"{uri}: no item vectors found in {root}; pass a trained model")
 
     def prepare(
@@ -300,7 +361,10 @@ class Recommender:
         catalogue has at most :data:`TABLE_MAX_ITEMS` items and ``index`` is
         not ``"hnsw"``; otherwise, unless ``index`` is ``"exact"``, the HNSW
         index (its recall is in :attr:`ann_reports`, and logged to the active
-        MLflow run if there is one). Calling it again does nothing.
+        MLflow run if there is one). With a :attr:`store`, structures stored
+        for this very model (same digest) are loaded instead of built, and
+        what is built is stored (:mod:`recsys.search_store`);
+        :attr:`preparations` says which. Calling it again does nothing.
 
         Parameters
         ----------
@@ -326,12 +390,29 @@ class Recommender:
                 progress = None if on_progress is None else _offset_progress(on_progress, part, len(spaces))
                 with self._build_lock:
                     if space.table is None:
-                        space.table = NeighbourTable.build(
-                            space.queries, TABLE_DEPTH, candidates=space.exact.vectors, on_progress=progress
-                        )
+                        space.table = self._table(space, progress)
             elif self.index != "exact":
                 self._hnsw(space)
         return self
+
+    def _table(self, space: _Space, on_progress: Progress | None) -> NeighbourTable:
+        """The space's neighbour table: the stored one if it fits this model, else built (and stored)."""
+        started = time.perf_counter()
+        table = None if self.store is None else self.store.load_table(space.relation, depth=TABLE_DEPTH)
+        if table is not None:
+            self._prepared(space, "table", "stored", started)
+            return table
+        table = NeighbourTable.build(space.queries, TABLE_DEPTH, candidates=space.exact.vectors, on_progress=on_progress)
+        stored = self.store is not None and self.store.save_table(space.relation, table)
+        self._prepared(space, "table", "built", started, stored=stored)
+        return table
+
+    def _prepared(self, space: _Space, kind: StructureKind, source: Literal["stored", "built"], started: float,
+                  *, stored: bool = True) -> None:
+        where = self.store.directory if self.store is not None and stored else None
+        self.preparations[space.relation] = Preparation(
+            space.relation, kind, source, time.perf_counter() - started, where
+        )
 
     def _space(self, relation: Relation | None) -> _Space:
         """The search space of ``relation`` (None: the model's default relation)."""
@@ -348,11 +429,23 @@ class Recommender:
     def _hnsw(self, space: _Space) -> HNSWIndex:
         with self._build_lock:
             if space.ann is None:
+                started = time.perf_counter()
+                stored = None
+                if self.store is not None:
+                    stored = self.store.load_hnsw(space.relation, space.exact, settings=_HNSW_SETTINGS)
+                if stored is not None:
+                    space.ann, space.ann_report = stored
+                    self._prepared(space, "hnsw", "stored", started)
+                    return space.ann
                 space.ann, space.ann_report = build_hnsw(space.exact, queries=space.queries)
                 if "mlflow" in sys.modules:  # else no MLflow run can be active
                     from recsys.tracking import log_ann_report
 
                     log_ann_report(space.ann_report, prefix="ann" if space.relation == "similar" else "ann.next")
+                saved = self.store is not None and self.store.save_hnsw(
+                    space.relation, space.ann, space.ann_report, settings=_HNSW_SETTINGS
+                )
+                self._prepared(space, "hnsw", "built", started, stored=saved)
         return space.ann
 
     @property

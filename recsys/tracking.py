@@ -30,12 +30,14 @@ from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 from recsys.config import Item2VecConfig, PipelineConfig
 from recsys.data.digest import file_digest
 from recsys.data.prepare import PreparedSequences
-from recsys.errors import ModelLoadError
+from recsys.errors import ModelLoadError, RecsysWarning, TrackingStoreError
 from recsys.evaluation.protocol import MethodResult
 from recsys.index import AnnReport
 from recsys.item2vec import EpochReport, ItemVectors
 from recsys.pyfunc import COLD_START_ARTIFACT, METADATA_ARTIFACT, VECTORS_ARTIFACT
 from recsys.selection import Selection
+from recsys.quiet import quiet_mlflow
+from recsys.store import check_store, store_errors, store_lock
 
 if TYPE_CHECKING:
     from recsys.coldstart import ColdStart
@@ -62,6 +64,7 @@ __all__ = [
     "promote_champion",
     "git_commit",
     "artifact_root",
+    "ARTIFACT_ROOT_ENV",
 ]
 
 MODEL_NAME = "model"
@@ -93,14 +96,31 @@ def default_tracking_uri(root: Path | None = None) -> str:
 
 
 def use_tracking_uri(uri: str | None = None) -> str:
-    """Point MLflow at ``uri`` (default: :func:`default_tracking_uri`) and return it."""
+    """Point MLflow at ``uri`` (default: :func:`default_tracking_uri`), check the store and return it.
+
+    Raises
+    ------
+    TrackingStoreError
+        If the store cannot be created, read or reached (see :func:`recsys.store.check_store`).
+    """
     uri = uri or default_tracking_uri()
+    check_store(uri)
     mlflow.set_tracking_uri(uri)
     return uri
 
 
+ARTIFACT_ROOT_ENV = "RECSYS_ARTIFACT_ROOT"
+"""Environment variable naming where new experiments keep their artifacts: a
+location every machine of a team reaches (``s3://bucket/mlflow``, or a shared
+directory), needed with a database server such as PostgreSQL."""
+
+
 def artifact_root(tracking_uri: str) -> str | None:
-    """Artifacts beside a local SQLite store (``mlruns/artifacts``), else MLflow's default."""
+    """Where new experiments keep artifacts: ``$RECSYS_ARTIFACT_ROOT`` if set, else
+    beside a local SQLite store (``mlruns/artifacts``), else MLflow's default."""
+    configured = os.environ.get(ARTIFACT_ROOT_ENV)
+    if configured:
+        return configured if re.match(r"^[A-Za-z][\w+.-]*:", configured) else Path(configured).resolve().as_uri()
     match = re.match(r"sqlite:///(.+)$", tracking_uri)
     if not match:
         return None
@@ -113,19 +133,36 @@ def experiment_id(name: str) -> str:
     The experiment gets a description (:func:`experiment_description`) if it has none.
     """
     client = mlflow.MlflowClient()
-    existing = client.get_experiment_by_name(name)
-    if existing is not None:
-        if "mlflow.note.content" not in existing.tags:
-            client.set_experiment_tag(existing.experiment_id, "mlflow.note.content", experiment_description(name))
-        return existing.experiment_id
-    root = artifact_root(mlflow.get_tracking_uri())
-    location = f"{root}/{name}" if root else None
-    # "custom_model_development" makes the MLflow UI open on training runs rather than GenAI traces
-    return client.create_experiment(
-        name,
-        artifact_location=location,
-        tags={"mlflow.experimentKind": "custom_model_development", "mlflow.note.content": experiment_description(name)},
-    )
+    uri = mlflow.get_tracking_uri()
+    with store_errors(uri), store_lock(uri, f"experiment:{name}"):  # two first runs must not both create it
+        existing = client.get_experiment_by_name(name)
+        if existing is not None and existing.lifecycle_stage == "deleted":
+            raise TrackingStoreError(
+                uri, f"experiment {name!r} is deleted",
+                f"restore it (MLflow UI, or mlflow experiments restore --experiment-id {existing.experiment_id}) "
+                "or log under another name (--name, tracking.experiment)")
+        if existing is not None:
+            if "mlflow.note.content" not in existing.tags:
+                client.set_experiment_tag(existing.experiment_id, "mlflow.note.content", experiment_description(name))
+            return existing.experiment_id
+        root = artifact_root(uri)
+        if root is None and re.match(r"^(postgres|mysql|mssql)", uri):
+            warnings.warn(f"experiment {name!r} keeps its artifacts (models) in ./mlruns on this machine only; "
+                          f"set {ARTIFACT_ROOT_ENV} to a location every machine of the team reaches", UserWarning)
+        location = f"{root}/{name}" if root else None
+        try:
+            # "custom_model_development" makes the MLflow UI open on training runs rather than GenAI traces
+            return client.create_experiment(
+                name,
+                artifact_location=location,
+                tags={"mlflow.experimentKind": "custom_model_development",
+                      "mlflow.note.content": experiment_description(name)},
+            )
+        except mlflow.exceptions.MlflowException:  # another process created it meanwhile (no lock on a server)
+            created = client.get_experiment_by_name(name)
+            if created is None:
+                raise
+            return created.experiment_id
 
 
 def experiment_description(name: str) -> str:
@@ -201,7 +238,13 @@ def log_dataset(
         dataset = mlflow.data.from_polars(
             sample, source=str(config.data.path.resolve()), name=config.data.name, digest=digest
         )
-    mlflow.log_input(dataset, context="training")
+    try:
+        mlflow.log_input(dataset, context="training")
+    except mlflow.exceptions.MlflowException:
+        # MLflow inserts a dataset's row when it is absent: two runs logging the same dataset at once
+        # (concurrent sweeps on one PostgreSQL store) race on it, and the loser fails; now the row exists
+        time.sleep(0.5)
+        mlflow.log_input(dataset, context="training")
     mlflow.set_tags({"dataset": config.data.name, "dataset.digest": digest, "dataset.path": str(config.data.path)})
     mlflow.log_metrics({f"data/n_{key}": float(value) for key, value in counts.items()})
     return digest
@@ -302,8 +345,9 @@ def log_selection(selection: Selection, *, metric: str) -> None:
     run gets the corpus statistics (``corpus/...``), each candidate's
     selection score (``selection/<candidate>_score``; ``metric`` names it in
     the tag ``selection.metric``), the time
-    spent and allowed, the tag ``selection.chosen`` and, when the chosen
-    model failed the collapse guard, the tags ``collapse`` and ``collapse.reasons``.
+    spent and allowed, the tag ``selection.chosen`` and, when every
+    candidate failed the collapse guard, ``selection.collapse`` with the
+    chosen one's reasons.
     """
     run = mlflow.active_run()
     assert run is not None, "log_selection needs an active run"
@@ -328,7 +372,7 @@ def log_selection(selection: Selection, *, metric: str) -> None:
     tags = {"selection.chosen": selection.chosen.name if selection.chosen else f"rules ({selection.note})",
             "selection.metric": metric}
     if selection.collapsed:
-        tags.update({"collapse": "true", "collapse.reasons": "; ".join(selection.chosen.collapse.reasons)})
+        tags["selection.collapse"] = "; ".join(selection.chosen.collapse.reasons)
     mlflow.set_tags(tags)
 
 
@@ -415,6 +459,10 @@ def log_model(
     the vectors as the ``cold_start`` artifact: the metadata mapper and any
     cold items.
 
+    A model that is registered carries its prepared search structures
+    (:mod:`recsys.search_store`): they are built here, once, so that every
+    replica serving it starts without building them.
+
     Returns
     -------
     str
@@ -425,6 +473,10 @@ def log_model(
     package_dir = Path(recsys.__file__).resolve().parent
     with tempfile.TemporaryDirectory() as staging:
         artifacts = {VECTORS_ARTIFACT: str(vectors.save(Path(staging) / VECTORS_ARTIFACT))}
+        if registered_model:
+            from recsys.recommender import Recommender
+
+            Recommender.from_directory(artifacts[VECTORS_ARTIFACT]).prepare()
         if metadata is not None:
             meta_path = Path(staging) / f"{METADATA_ARTIFACT}.parquet"
             metadata.write_parquet(meta_path)
@@ -482,20 +534,50 @@ def promote_champion(
     if not versions:
         return False, None
     version = max(versions, key=lambda v: int(v.version))
-    run = client.get_run(run_id)
+    with store_lock(mlflow.get_tracking_uri(), f"{alias}:{registered_model}"):  # runs finishing at once take turns
+        return _promote(client, registered_model, version, client.get_run(run_id), metric=metric, alias=alias)
+
+
+def _promote(
+    client: mlflow.MlflowClient, registered_model: str, version: Any, run: Any, *, metric: str, alias: str
+) -> tuple[bool, float | None]:
+    """The read-compare-write of :func:`promote_champion`, under its lock."""
     try:
         current = client.get_model_version_by_alias(registered_model, alias)
     except mlflow.exceptions.MlflowException:
         current = None
     previous: float | None = None
     if current is not None and current.run_id:
-        champion_run = client.get_run(current.run_id)
-        previous = champion_run.data.metrics.get(metric) if _same_test_split(champion_run, run) else None
+        champion_run = _champion_run(client, current, alias)
+        if champion_run is not None and _same_test_split(champion_run, run):
+            previous = champion_run.data.metrics.get(metric)
     new = run.data.metrics.get(metric, float("-inf"))
     if previous is not None and new < previous:
         return False, previous
     client.set_registered_model_alias(registered_model, alias, version.version)
     return True, previous
+
+
+def _champion_run(client: mlflow.MlflowClient, version: Any, alias: str) -> Any | None:
+    """The run that logged the ``alias`` version, or None (with a warning) when it was deleted."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        champion_run = client.get_run(version.run_id)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        champion_run = None
+    if champion_run is None or champion_run.info.lifecycle_stage == "deleted":
+        state = "deleted" if champion_run is not None else "gone (deleted and garbage-collected)"
+        warnings.warn(
+            f"the {alias} ({version.name} version {version.version}) has no comparable run: run "
+            f"{version.run_id} is {state}; treating it as no comparable champion",
+            RecsysWarning,
+            stacklevel=3,
+        )
+        return None
+    return champion_run
 
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -560,6 +642,8 @@ def local_model_dir(uri: str) -> Path:
         )
     if not is_tracking_uri_set():
         use_tracking_uri()
+    else:
+        check_store(mlflow.get_tracking_uri())
     try:
         cache = Path(tempfile.gettempdir()) / "recsys-models" / _cache_key(uri)
         if cache.is_dir():
@@ -567,7 +651,8 @@ def local_model_dir(uri: str) -> Path:
         cache.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".download-", dir=cache.parent))
         try:
-            downloaded = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(staging))
+            with quiet_mlflow():
+                downloaded = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(staging))
             os.replace(downloaded, cache)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

@@ -15,6 +15,7 @@ import itertools
 import math
 import multiprocessing
 import os
+import signal
 import tempfile
 import time
 import tomllib
@@ -31,14 +32,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from recsys import tracking
 from recsys.config import Item2VecConfig, PipelineConfig, Relation, load_pipeline_config, read_toml, validate_config
+from recsys.data.load import load_training_data
 from recsys.data.split import next_item_pairs, random_split
 from recsys.errors import ConfigError
 from recsys.evaluation.cases import train_validation_split
 from recsys.evaluation.methods import Item2VecMethod
 from recsys.evaluation.protocol import evaluate_method
 from recsys.item2vec import train
-from recsys.pipeline import TrainingResult, prepare, run_training
+from recsys.pipeline import TrainingResult, run_training
 from recsys.selection import corpus_stats, resolve_defaults
+from recsys.store import killed_on_interrupt, store_errors
 
 __all__ = [
     "SweepConfig",
@@ -205,6 +208,11 @@ def _init_worker(
     relations: tuple[Relation, ...],
 ) -> None:
     _WORKER.update(train=train_sequences, pairs=pairs, ks=ks, metric=metric, relations=relations)
+    signal.signal(signal.SIGINT, _exit_on_interrupt)  # Ctrl-C reaches every worker: no traceback from each
+
+
+def _exit_on_interrupt(signum: int, frame: object) -> None:
+    os._exit(130)
 
 
 def _run_trial(config: Item2VecConfig) -> tuple[Relation, dict[str, float], float]:
@@ -275,7 +283,7 @@ def run_sweep(
     say = on_stage or (lambda _message: None)
     started = time.perf_counter()
     say(f"reading {pipeline.data.path}")
-    prepared = prepare(pipeline)
+    prepared = load_training_data(pipeline)
     tune_train, validation = train_validation_split(
         prepared.train, validation_fraction=sweep.validation_fraction, seed=sweep.seed
     )
@@ -313,23 +321,24 @@ def run_sweep(
         }.items()
     ])
 
-    trials = _search(configs, sweep, tune_train, pairs, ks, started,
-                     log=lambda t: (_log_trial(client, experiment, parent_id, t, {"dataset": pipeline.data.name},
-                                               bare={sweep.metric, *tracking.headline_metrics(t.metrics, headline_k)}),
-                                    on_trial and on_trial(t)),
-                     say=say)
-    best = _best(trials, sweep.metric)
-    frame = _trials_frame(trials)
-    tune_seconds = time.perf_counter() - started
+    with killed_on_interrupt(parent_id), store_errors():
+        trials = _search(configs, sweep, tune_train, pairs, ks, started,
+                         log=lambda t: (_log_trial(client, experiment, parent_id, t, {"dataset": pipeline.data.name},
+                                                   bare={sweep.metric, *tracking.headline_metrics(t.metrics, headline_k)}),
+                                        on_trial and on_trial(t)),
+                         say=say)
+        best = _best(trials, sweep.metric)
+        frame = _trials_frame(trials)
+        tune_seconds = time.perf_counter() - started
 
-    say(f"retraining the best configuration on all {prepared.counts['train_sequences']:,} training sequences")
-    final_config = pipeline.model_copy(update={
-        "item2vec": best.config.model_copy(update={"workers": pipeline.item2vec.workers}),
-        "selection": pipeline.selection.model_copy(update={"auto": False}),  # the sweep has chosen
-    })
-    final = run_training(final_config, on_stage=say, prepared=prepared,
-                         tags={"mlflow.parentRunId": parent_id, "sweep_role": "best"})
-    _log_parent(client, parent_id, frame, best, final, sweep, tune_seconds)
+        say(f"retraining the best configuration on all {prepared.counts['train_sequences']:,} training sequences")
+        final_config = pipeline.model_copy(update={
+            "item2vec": best.config.model_copy(update={"workers": pipeline.item2vec.workers}),
+            "selection": pipeline.selection.model_copy(update={"auto": False}),  # the sweep has chosen
+        })
+        final = run_training(final_config, on_stage=say, prepared=prepared,
+                             tags={"mlflow.parentRunId": parent_id, "sweep_role": "best"})
+        _log_parent(client, parent_id, frame, best, final, sweep, tune_seconds)
     return SweepResult(parent_run_id=parent_id, trials=trials, best=final_config.item2vec,
                        best_validation=best.metrics[sweep.metric], final=final,
                        seconds=time.perf_counter() - started)

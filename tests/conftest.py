@@ -1,8 +1,9 @@
-"""Shared fixtures: one MLflow SQLite store per test session, the synthetic data."""
+"""Shared fixtures: one MLflow SQLite store per test session, the synthetic data, a PostgreSQL server."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
@@ -12,6 +13,8 @@ import pytest
 from recsys.config import load_pipeline_config
 from recsys.data.synthetic import SynthConfig, generate_playlists, write_synthetic
 from recsys.tuning import SweepConfig, SweepResult, run_sweep
+
+from _postgres import PostgresServer, postgres_bin, start_postgres
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
@@ -32,6 +35,31 @@ def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> str:
         os.environ.pop("MLFLOW_TRACKING_URI", None)
     else:
         os.environ["MLFLOW_TRACKING_URI"] = previous
+
+
+def require(reason: str) -> None:
+    """A part a test needs is missing: skip on a developer machine, fail in CI (``RECSYS_CI=1``), where
+    ``.ci/run`` installs every part, so that nothing is skipped there unnoticed."""
+    if os.environ.get("RECSYS_CI"):
+        pytest.fail(f"{reason}; CI must install it (.ci/run)", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test session's own, on a free loopback port, stopped and removed after."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        require("PostgreSQL (initdb, pg_ctl) is not installed")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        require("psycopg is not installed (extra recsys[postgres])")
+    server = start_postgres(bin_dir)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

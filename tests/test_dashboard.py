@@ -19,6 +19,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
+from conftest import require
 from recsys.dashboard import landing_url, wait_until_up
 from recsys.errors import RecsysError
 from recsys.tuning import SweepResult
@@ -74,9 +75,7 @@ def ui(mlflow_store: str, sweep_result: SweepResult, tmp_path_factory: pytest.Te
 def browser():
     """Headless Chromium driven by Playwright; CI installs Chromium, so only a developer machine skips."""
     if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is missing in CI (.ci/run installs it)")
-        pytest.skip("headless Chromium is not installed (make test-browser installs it)")
+        require("headless Chromium is not installed (make test-browser installs it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -9,9 +9,9 @@ import pytest
 
 from recsys.config import load_pipeline_config
 from recsys.data.datasets import MOVIELENS_GENRES, read_movielens_items, read_yes_metadata
+from recsys.data.load import load_training_data
 from recsys.data.readers import read_events, read_metadata
 from recsys.errors import ConfigError, DataError
-from recsys.pipeline import prepare
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = PROJECT_ROOT / "pipelines" / "configs"
@@ -106,7 +106,7 @@ def test_column_names_need_a_headerless_file() -> None:
 def test_dataset_configs_read_the_real_data(
     shared_data: Path, name: str, train_sequences: int, items: int, metadata_columns: list[str] | None
 ) -> None:
-    prepared = prepare(load_pipeline_config(CONFIGS / f"{name}.toml"))
+    prepared = load_training_data(load_pipeline_config(CONFIGS / f"{name}.toml"))
     assert prepared.counts["train_sequences"] == train_sequences
     assert prepared.counts["items"] == items
     assert not set(prepared.train["sequence_id"]) & set(prepared.test["sequence_id"])
@@ -118,7 +118,7 @@ def test_dataset_configs_read_the_real_data(
 
 @pytest.mark.realdata
 def test_movielens_sequences_are_users_in_time_order(shared_data: Path) -> None:
-    prepared = prepare(load_pipeline_config(CONFIGS / "ml-100k.toml"))
+    prepared = load_training_data(load_pipeline_config(CONFIGS / "ml-100k.toml"))
     sequences = pl.concat([prepared.train, prepared.test])
     assert sequences.height == 943 and sequences["items"].list.len().sum() == 100_000
     ratings = pl.read_csv(shared_data / "ml-100k" / "u.data", separator="\t", has_header=False,
@@ -132,4 +132,4 @@ def test_movielens_sequences_are_users_in_time_order(shared_data: Path) -> None:
 def test_missing_dataset_file_is_a_clear_data_error(shared_data: Path) -> None:
     config = load_pipeline_config(CONFIGS / "rsc15.toml", overrides=["data.test_path=nowhere/test.txt"])
     with pytest.raises(DataError, match="nowhere/test.txt: file not found"):
-        prepare(config)
+        load_training_data(config)

@@ -68,9 +68,10 @@ def test_save_load_round_trip(tmp_path) -> None:
     vectors = train(two_cluster_corpus(n_sequences=60), FAST)
     path = vectors.save(tmp_path / "model")
     assert sorted(p.name for p in path.iterdir()) == [
-        "config.json", "context_vectors.npy", "items.parquet", "vectors.npy"
+        "config.json", "context_vectors.npy", "items.parquet", "manifest.json", "vectors.npy"
     ]
     loaded = ItemVectors.load(path)
+    assert loaded.digest == vectors.digest
     assert loaded.item_ids == vectors.item_ids
     np.testing.assert_array_equal(loaded.vectors, vectors.vectors)
     np.testing.assert_array_equal(loaded.context_vectors, vectors.context_vectors)
@@ -87,6 +88,9 @@ def test_load_refuses_missing_or_corrupt(tmp_path) -> None:
     vectors = train(two_cluster_corpus(n_sequences=60), FAST)
     path = vectors.save(tmp_path / "model")
     (path / "config.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="config.json: does not match the SHA-256"):
+        ItemVectors.load(path)
+    (path / "manifest.json").unlink()  # a model saved before manifests: parsed without the check
     with pytest.raises(ModelLoadError, match="corrupt"):
         ItemVectors.load(path)
 

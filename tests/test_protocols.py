@@ -10,12 +10,12 @@ import pytest
 
 from recsys.config import load_pipeline_config
 from recsys.data._schema import SEQUENCES_SCHEMA
+from recsys.data.load import load_training_data
 from recsys.data.synthetic import two_cluster_corpus
 from recsys.errors import ConfigError
 from recsys.evaluation.baselines import PopularBaseline, TransitionsBaseline
 from recsys.evaluation.cases import EvaluationCases, build_cases, train_validation_split
 from recsys.evaluation.protocol import evaluate_method, evaluate_methods
-from recsys.pipeline import prepare
 
 TEST = pl.DataFrame(
     {"sequence_id": ["s1", "s2", "s3"], "items": [["a", "b", "c", "d"], ["e"], ["f", "g"]]}, schema=SEQUENCES_SCHEMA
@@ -85,7 +85,7 @@ def test_session_unknown_items_are_skipped_and_seen_items_never_recommended() ->
 def test_random_split_never_puts_a_test_sequence_in_training(synthetic_files: tuple[Path, Path]) -> None:
     playlists, _ = synthetic_files
     config = load_pipeline_config(base={"data": {"path": str(playlists)}})
-    prepared = prepare(config)
+    prepared = load_training_data(config)
     assert not set(prepared.train["sequence_id"]) & set(prepared.test["sequence_id"])
     # every target of every case comes from a held-out sequence
     cases = build_cases(prepared.test, "session").to_frame()
@@ -112,7 +112,7 @@ def test_time_split_trains_strictly_before_the_test_events(tmp_path: Path) -> No
     events.write_text("\n".join(rows) + "\n", encoding="utf-8")
     config = load_pipeline_config(base={"data": {"path": str(events), "format": "events"},
                                         "split": {"method": "time", "test_fraction": 0.3}})
-    prepared = prepare(config)
+    prepared = load_training_data(config)
     cutoff = min(times) + 0.7 * (max(times) - min(times))
     train_times = [int(i) for items in prepared.train["items"].to_list() for i in items]
     test_times = [int(i) for items in prepared.test["items"].to_list() for i in items]
@@ -126,7 +126,7 @@ def test_file_split_reads_train_and_test_files(tmp_path: Path) -> None:
     (tmp_path / "test.txt").write_text(header + "3\ta\t50\n3\tc\t60\n", encoding="utf-8")
     options = {"path": str(tmp_path / "train.txt"), "test_path": str(tmp_path / "test.txt"), "format": "events",
                "user_column": "SessionId", "item_column": "ItemId", "time_column": "Time"}
-    prepared = prepare(load_pipeline_config(base={"data": options, "split": {"method": "file"}}))
+    prepared = load_training_data(load_pipeline_config(base={"data": options, "split": {"method": "file"}}))
     assert prepared.train["items"].to_list() == [["a", "b"], ["b", "c"]]
     assert prepared.test["items"].to_list() == [["a", "c"]]
     assert prepared.counts["events"] == 6

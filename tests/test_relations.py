@@ -59,6 +59,7 @@ def test_default_relation_comes_from_the_config(a_then_b: ItemVectors) -> None:
 def test_vectors_without_output_vectors_answer_similar_only(a_then_b: ItemVectors, tmp_path) -> None:
     path = a_then_b.save(tmp_path / "model")
     (path / "context_vectors.npy").unlink()  # a model saved before output vectors were kept
+    (path / "manifest.json").unlink()  # (and before manifests)
     old = ItemVectors.load(path)
     assert old.context_vectors is None and old.default_relation == "similar"
     assert Item2VecMethod.from_vectors(old).name == "item2vec-similar"
@@ -127,6 +128,7 @@ def test_recommender_relation_errors(a_then_b: ItemVectors, tmp_path) -> None:
         Recommender(a_then_b).recommend("c0", relation="bogus")  # type: ignore[arg-type]
     path = a_then_b.save(tmp_path / "model")
     (path / "context_vectors.npy").unlink()
+    (path / "manifest.json").unlink()
     old = Recommender.from_directory(path)
     assert old.relations == ("similar",) and len(old.recommend("c0", k=3)) == 2
     with pytest.raises(ConfigError, match="needs output"):

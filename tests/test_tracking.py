@@ -99,7 +99,7 @@ def test_selection_is_logged_as_nested_candidate_runs(trained: TrainingResult) -
             (validation["validation/hr_at_10"] + validation["validation/ndcg_at_10"]) / 2)
     assert tags["selection.metric"] == "hr+ndcg_at_10"
     assert {"corpus/pairs_per_item", "corpus/successor_share", "selection/seconds"} <= set(metrics)
-    assert "collapse" not in tags
+    assert tags["collapse"] == "false" and "selection.collapse" not in tags
 
 
 def test_without_auto_nothing_is_tried(mlflow_store: str, synthetic_files: tuple[Path, Path]) -> None:

@@ -8,6 +8,7 @@ the first problem it finds, with a fix.
 * :func:`read_playlists`: one sequence per line, whitespace-separated ids;
 * :func:`read_events`: CSV or Parquet with user, item and time columns;
 * :func:`read_mpd`: Spotify Million Playlist Dataset JSON slices;
+* :func:`read_sequences`: the sequences contract as Parquet (``recsys prepare``);
 * :func:`read_song_hash`, :func:`read_metadata_csv`, :func:`read_metadata`:
   item metadata.
 """
@@ -32,6 +33,8 @@ __all__ = [
     "read_playlists",
     "read_events",
     "read_mpd",
+    "read_sequences",
+    "sequences_files",
     "read_song_hash",
     "read_metadata_csv",
     "read_metadata",
@@ -533,6 +536,78 @@ def read_mpd(path: str | Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     frame = _drop_single_items(frame, path=path, unit="playlist")
     metadata = pl.DataFrame(tracks, schema=dict.fromkeys(tracks, pl.String))
     return check_sequences(frame, source=path), check_metadata(metadata, source=path)
+
+
+# ---------------------------------------------------------------- sequences
+
+
+def sequences_files(path: str | Path) -> list[Path]:
+    """The Parquet files of a sequences input: ``path`` itself, or a directory's parts in name order.
+
+    In a directory, files whose names start with ``_`` or ``.`` (Spark's
+    ``_SUCCESS``, checksums, staging files) are not parts.
+
+    Raises
+    ------
+    DataError
+        If ``path`` is missing, or a directory without Parquet files.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        check_file(path)
+        return [path]
+    parts = sorted(
+        p for p in path.iterdir() if p.is_file() and p.suffix in _PARQUET_SUFFIXES and not p.name.startswith(("_", "."))
+    )
+    if not parts:
+        raise DataError(
+            "no Parquet files in the directory",
+            path=path,
+            fix="pass the directory `recsys prepare` wrote (or a sequences .parquet file)",
+        )
+    return parts
+
+
+def read_sequences(path: str | Path) -> pl.DataFrame:
+    """Read the sequences contract from Parquet: a file, or a directory of parts read in name order.
+
+    This is what ``recsys prepare`` writes with either engine (Spark writes
+    ``part-*.parquet`` files, sorted by user and session across the parts).
+
+    Parameters
+    ----------
+    path
+        A ``.parquet`` file or a directory of them, with columns
+        ``sequence_id: str`` and ``items: list[str]``.
+
+    Returns
+    -------
+    polars.DataFrame
+        The sequences contract, rows in file order.
+
+    Raises
+    ------
+    DataError
+        If the input is missing, unreadable, breaks the contract (naming
+        the column) or has no sequence with at least 2 items.
+
+    Warns
+    -----
+    UserWarning
+        When sequences with fewer than 2 items are dropped.
+    """
+    path = Path(path)
+    files = sequences_files(path)
+    try:
+        frame = pl.read_parquet([str(file) for file in files])
+    except pl.exceptions.PolarsError as error:
+        raise DataError(
+            f"cannot read the sequences: {_first_line(error)}",
+            path=path,
+            fix="pass Parquet files with the columns sequence_id (string) and items (list of strings)",
+        ) from None
+    sequences = check_sequences(frame, source=path)
+    return check_sequences(_drop_single_items(sequences, path=path, unit="sequence"), source=path)
 
 
 # ---------------------------------------------------------------- metadata

@@ -30,9 +30,10 @@ from recsys.evaluation.cold_start import ColdStartReport, evaluate_cold_start
 from recsys.evaluation.methods import Item2VecMethod, Method
 from recsys.evaluation.metrics import bootstrap_difference
 from recsys.evaluation.protocol import MethodResult, evaluate_method, item_popularity
+from recsys.data.load import load_training_data
 from recsys.item2vec import ItemVectors
-from recsys.pipeline import prepare
 from recsys.selection import choose_config
+from recsys.store import tracked_run
 
 __all__ = ["MethodReport", "EvaluationReport", "run_evaluation"]
 
@@ -159,7 +160,7 @@ def _log_run(
     report_id: str,
 ) -> str:
     """Log one method's run: tags, params, dataset, metrics under every protocol."""
-    with mlflow.start_run(experiment_id=experiment, run_name=method.name) as run:
+    with tracked_run(experiment_id=experiment, run_name=method.name) as run:
         mlflow.set_tags({
             "method": method.name,
             "evaluation_report": report_id,
@@ -230,7 +231,7 @@ def run_evaluation(
     """
     say = on_stage or (lambda _message: None)
     say(f"reading {config.data.path}")
-    prepared = prepare(config)
+    prepared = load_training_data(config)
     evaluation = config.evaluation
     cases: dict[str, EvaluationCases] = {p: build_cases(prepared.test, p) for p in evaluation.protocols}
     popularity = item_popularity(prepared.train)
