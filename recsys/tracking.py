@@ -342,8 +342,8 @@ def log_selection(selection: Selection, *, metric: str) -> None:
 
     Each candidate becomes a nested run (tag ``selection_candidate``, its
     options as params, validation metrics under ``validation/``); the active
-    run gets the corpus statistics (``corpus/...``), each candidate's
-    selection score (``selection/<candidate>_score``; ``metric`` names it in
+    run gets the corpus statistics (``corpus/...``), the candidates' cost in
+    trainings (``selection/trainings``), each candidate's selection score (``selection/<candidate>_score``; ``metric`` names it in
     the tag ``selection.metric``), the time
     spent and allowed, the tag ``selection.chosen`` and, when every
     candidate failed the collapse guard, ``selection.collapse`` with the
@@ -362,12 +362,12 @@ def log_selection(selection: Selection, *, metric: str) -> None:
             params=candidate.config.model_dump(mode="json"),
             metrics={**{f"validation/{k}": v for k, v in candidate.metrics.items()},
                      "validation/concentration": candidate.collapse.concentration,
-                     "train_seconds": candidate.train_seconds},
+                     "train_seconds": candidate.train_seconds, "selection/trainings": candidate.cost},
         )
     metrics = {f"corpus/{k}": float(v) for k, v in selection.stats.as_dict().items()}
     metrics.update({f"selection/{c.name}_score": c.score for c in selection.candidates})
     if selection.candidates:
-        metrics.update({"selection/seconds": selection.seconds, "selection/budget_seconds": selection.budget_seconds})
+        metrics.update({"selection/seconds": selection.seconds, "selection/trainings": selection.spent})
     mlflow.log_metrics(metrics)
     tags = {"selection.chosen": selection.chosen.name if selection.chosen else f"rules ({selection.note})",
             "selection.metric": metric}

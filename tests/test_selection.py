@@ -21,6 +21,7 @@ from recsys.selection import (
     resolve_defaults,
     validation_split,
 )
+from recsys.selection._select import FORWARD_PAIR_COST, training_cost
 from recsys.selection._defaults import BASE_ALPHA, FORWARD_AMOUNT_FACTOR, MAX_ALPHA
 from recsys.selection._select import _best
 
@@ -149,7 +150,8 @@ def test_selection_picks_the_forward_context_for_replayed_albums(replays: pl.Dat
     assert all(c.name.startswith("forward") for c in seen if c.name != "symmetric")
     windows = [c.config.window for c in seen]
     assert windows[0] == 5 and all(w in (5, 2, 1) for w in windows)
-    assert selection.seconds > 0 and selection.budget_seconds > 0
+    assert selection.seconds > 0 and 0 < selection.spent <= SelectionConfig().budget
+    assert selection.spent == pytest.approx(sum(c.cost for c in seen))
 
 
 def test_set_options_limit_the_candidates(replays: pl.DataFrame) -> None:
@@ -163,6 +165,23 @@ def test_set_options_limit_the_candidates(replays: pl.DataFrame) -> None:
 def test_no_budget_tries_only_the_two_contexts(replays: pl.DataFrame) -> None:
     selection = choose_config(replays, Item2VecConfig(vector_size=16, workers=1), SelectionConfig(budget=0.0))
     assert [c.name for c in selection.candidates] == ["forward", "symmetric"]
+
+
+def test_the_budget_counts_training_work_so_choices_repeat(replays: pl.DataFrame) -> None:
+    config = Item2VecConfig(vector_size=16, workers=1)
+    first = choose_config(replays, config, SelectionConfig(budget=1.5))
+    again = choose_config(replays, config, SelectionConfig(budget=1.5))
+    assert [c.name for c in first.candidates] == [c.name for c in again.candidates]
+    assert first.config == again.config and first.spent <= 1.5
+
+
+def test_training_cost_follows_epochs_items_and_pairs() -> None:
+    symmetric = Item2VecConfig(context="symmetric", epochs=20, window=5, negative=10)
+    assert training_cost(symmetric, 1000) == pytest.approx(20 * 1000 * 6 * 11)
+    assert training_cost(symmetric.model_copy(update={"epochs": 40}), 1000) == 2 * training_cost(symmetric, 1000)
+    forward = symmetric.model_copy(update={"context": "forward"})
+    assert training_cost(forward, 1000) == pytest.approx(
+        20 * 1000 * (1 + 1 / 4 + 1 / 9 + 1 / 16 + 1 / 25) * FORWARD_PAIR_COST * 11)
 
 
 def test_without_auto_the_rules_decide_and_nothing_trains(replays: pl.DataFrame) -> None:

@@ -13,6 +13,7 @@ configuration of the final training.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import polars as pl
 from recsys.config import Item2VecConfig, Relation, SelectionConfig, SelectionMetric
 from recsys.errors import TrainingDivergedError
 from recsys.data.split import random_split
+from recsys.directional import distance_weights
 from recsys.evaluation.baselines import PopularBaseline
 from recsys.evaluation.cases import EvaluationCases, build_cases
 from recsys.evaluation.methods import Item2VecMethod
@@ -32,7 +34,10 @@ from recsys.selection._collapse import CollapseCheck, check_collapse
 from recsys.selection._defaults import FORWARD_AMOUNT_FACTOR, MAX_ALPHA, resolve_defaults
 from recsys.selection._stats import CorpusStats, corpus_stats
 
-__all__ = ["Candidate", "Selection", "choose_config", "selection_score", "validation_split"]
+__all__ = [
+    "FORWARD_PAIR_COST", "Candidate", "Selection", "choose_config", "selection_score", "training_cost",
+    "validation_split",
+]
 
 MIN_VALIDATION_WORDS = 2_000
 """The validation part is raised (up to 30% of the sequences) until it holds this many items."""
@@ -68,6 +73,9 @@ class Candidate:
     """Training time on the validation's training part."""
     collapse: CollapseCheck
     """The collapse guard's verdict."""
+    cost: float = 0.0
+    """Its training on the validation's training part, in trainings of the
+    costlier context on all the training sequences (:func:`training_cost`)."""
 
     @property
     def score(self) -> float:
@@ -89,8 +97,9 @@ class Selection:
     """The winning candidate."""
     seconds: float = 0.0
     """Wall time of the selection."""
-    budget_seconds: float = 0.0
-    """The time the candidates were allowed."""
+    spent: float = 0.0
+    """What the candidates cost, in trainings of the costlier context on all
+    the training sequences (at most ``selection.budget``)."""
     note: str = ""
     """Why the selection was skipped, if it was."""
 
@@ -191,17 +200,46 @@ class _Validator:
                          collapse=check)
 
 
+FORWARD_PAIR_COST = 0.37
+"""Time the forward kernel takes per trained pair, against gensim's per pair
+(``python benchmarks/bench_directional.py``: 9.5x to 13.6x gensim's items per
+second at window 5, where it trains 1.46 expected pairs per item and gensim
+about 6)."""
+
+
+def training_cost(config: Item2VecConfig, n_words: int) -> float:
+    """The work of training ``config`` on ``n_words`` items, in gensim pair updates.
+
+    Epochs times items times the pairs each item trains (gensim's shrunk
+    symmetric window: ``window + 1`` on average; the forward context: the sum
+    of its distance weights, at :data:`FORWARD_PAIR_COST`) times the
+    ``negative + 1`` vectors each pair updates. The budget of the selection
+    is counted in this work rather than in seconds, so that a busy machine
+    does not change which candidates are tried.
+    """
+    if config.context == "forward":
+        pairs = float(distance_weights(config.window).sum()) * FORWARD_PAIR_COST
+    else:
+        pairs = config.window + 1.0
+    return float(config.epochs) * n_words * pairs * (config.negative + 1)
+
+
 @dataclass
 class _Trials:
-    """Trains candidates (``run``) and keeps them, within a time budget."""
+    """Trains candidates and keeps them, within a budget of training work.
+
+    ``cost`` gives a configuration's training on the validation's training
+    part in trainings of the costlier context on all the training sequences.
+    """
 
     run: Callable[[str, Item2VecConfig], Candidate]
+    cost: Callable[[Item2VecConfig], float]
     candidates: list[Candidate]
-    budget_seconds: float = float("inf")
+    budget: float
 
-    def affords(self, seconds: float) -> bool:
-        """Whether one more training of about ``seconds`` stays within the budget."""
-        return sum(c.train_seconds for c in self.candidates) + seconds <= self.budget_seconds
+    def affords(self, config: Item2VecConfig) -> bool:
+        """Whether training ``config`` too keeps the candidates' cost within the budget."""
+        return sum(c.cost for c in self.candidates) + self.cost(config) <= self.budget
 
 
 def _search_alpha(config: Item2VecConfig, base: Candidate, trials: _Trials) -> None:
@@ -213,9 +251,9 @@ def _search_alpha(config: Item2VecConfig, base: Candidate, trials: _Trials) -> N
     best = base
     for factor in AMOUNT_STEPS:
         current = best
-        while trials.affords(base.train_seconds):
+        while True:
             name, candidate_config = _with_alpha(config, current, factor, base.config.alpha)
-            if candidate_config.alpha == current.config.alpha:
+            if candidate_config.alpha == current.config.alpha or not trials.affords(candidate_config):
                 break
             candidate = trials.run(name, candidate_config)
             if _best([best, candidate]) is not candidate:
@@ -235,10 +273,10 @@ def _search_window(config: Item2VecConfig, base: Candidate, trials: _Trials) -> 
     """
     current = base
     for window in WINDOW_STEPS:
-        if window >= current.config.window or not trials.affords(base.train_seconds):
+        narrower = current.config.model_copy(update={"relation": config.relation, "window": window})
+        if window >= current.config.window or not trials.affords(narrower):
             continue
-        candidate = trials.run(f"{current.name}-w{window}",
-                               current.config.model_copy(update={"relation": config.relation, "window": window}))
+        candidate = trials.run(f"{current.name}-w{window}", narrower)
         if _best([current, candidate]) is not candidate:
             return
         current = candidate
@@ -270,8 +308,10 @@ def choose_config(
     data-adaptive rules (:func:`resolve_defaults`). With it, the forward and
     symmetric contexts (or the one set) are trained on a validation split
     and scored under both relations (or the one set); the winning context
-    is tried with its learning rate doubled and halved while the time spent
-    stays within ``selection.budget`` times one training; the best
+    is tried with its learning rate doubled and halved (and a forward
+    winner with a narrower window) while the candidates' training work stays
+    within ``selection.budget`` trainings of the costlier context on all the
+    sequences (:func:`training_cost`); the best
     candidate that passes the collapse guard wins.
 
     Parameters
@@ -303,20 +343,24 @@ def choose_config(
     fit, validation = validation_split(train_sequences, selection)
     relations: tuple[Relation, ...] = (config.relation,) if config.relation else ("next", "similar")
     validator = _Validator(fit, validation, selection, k, relations)
-    scale = stats.n_words / max(int(fit["items"].list.len().sum()), 1)
+    fit_words = int(fit["items"].list.len().sum())
+    base_configs = _candidates(config, stats)
+    one_training = max(training_cost(c, stats.n_words) for _name, c in base_configs)
     candidates: list[Candidate] = []
 
+    def cost(candidate_config: Item2VecConfig) -> float:
+        return training_cost(candidate_config, fit_words) / one_training
+
     def run(name: str, candidate_config: Item2VecConfig) -> Candidate:
-        candidate = validator.score(name, candidate_config, fit)
+        candidate = dataclasses.replace(validator.score(name, candidate_config, fit), cost=cost(candidate_config))
         candidates.append(candidate)
         if on_candidate is not None:
             on_candidate(candidate)
         return candidate
 
-    trials = _Trials(run, candidates)
-    for name, candidate_config in _candidates(config, stats):
+    trials = _Trials(run, cost, candidates, budget=selection.budget)
+    for name, candidate_config in base_configs:
         run(name, candidate_config)
-    trials.budget_seconds = budget = selection.budget * max(c.train_seconds for c in candidates) * scale
     if config.alpha is None:
         _search_alpha(config, _best(candidates), trials)
     best = _best(candidates)
@@ -329,5 +373,5 @@ def choose_config(
         candidates=tuple(candidates),
         chosen=chosen,
         seconds=time.perf_counter() - started,
-        budget_seconds=budget,
+        spent=sum(c.cost for c in candidates),
     )
