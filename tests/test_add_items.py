@@ -84,8 +84,8 @@ def test_added_items_are_served_after_a_reload(trained: Path, mlflow_store: str)
         base = run.data.tags["base_run_id"]
         assert run.data.tags["mlflow.parentRunId"] == run.data.tags["training_run_id"] == base
         assert run.data.metrics["hr_at_10"] == mlflow.get_run(base).data.metrics["hr_at_10"]
-        assert run.data.metrics["cold_start.n_added"] == 2
-        assert mlflow.get_run(base).data.metrics["cold_start.output.r2"] > 0  # the mapper's fit, logged at training
+        assert run.data.metrics["cold_start/n_added"] == 2
+        assert mlflow.get_run(base).data.metrics["cold_start/output.r2"] > 0  # the mapper's fit, logged at training
 
         reload = client.post("/reload")
         assert reload.status_code == 200 and reload.json()["n_cold"] == 2

@@ -55,7 +55,7 @@ def test_report_table_and_metrics(report: ColdStartReport) -> None:
     assert "**cold start** (cold-eval)" in table and "| coldstart-next |" in table
     assert "cold query: HR@10" in table and "Share of the warm model's HR@10" in table
     metrics = report.metrics()
-    assert "cold_start.cold_query.coldstart-next.hr_at_10" in metrics
+    assert "cold_start/cold_query.coldstart-next.hr_at_10" in metrics
     assert all("@" not in name and np.isfinite(value) for name, value in metrics.items())
 
 

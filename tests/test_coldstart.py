@@ -105,7 +105,7 @@ def test_mapper_reports_its_fit(cold_start: ColdStart) -> None:
     assert report.input.r2 > 0.3 and report.output is not None and report.output.r2 > 0.3
     assert 0 < report.input.neighbour_recall <= 1 and report.output.scale >= 1
     metrics = report.metrics()
-    assert {"cold_start.input.r2", "cold_start.output.neighbour_recall_at_10", "cold_start.output.scale"} <= set(metrics)
+    assert {"cold_start/input.r2", "cold_start/output.neighbour_recall_at_10", "cold_start/output.scale"} <= set(metrics)
     assert all(np.isfinite(v) for v in metrics.values())
 
 

@@ -87,8 +87,8 @@ class MapperReport:
     output: SpaceFit | None
     seconds: float
 
-    def metrics(self, prefix: str = "cold_start.") -> dict[str, float]:
-        """Flat metrics for MLflow: ``cold_start.input.r2``, ``cold_start.output.neighbour_recall_at_10``..."""
+    def metrics(self, prefix: str = "cold_start/") -> dict[str, float]:
+        """Flat metrics for MLflow: ``cold_start/input.r2``, ``cold_start/output.neighbour_recall_at_10``..."""
         metrics = {
             f"{prefix}n_items": float(self.n_items),
             f"{prefix}n_validation": float(self.n_validation),

@@ -153,8 +153,8 @@ def add_items(
     with mlflow.start_run(experiment_id=experiment, run_name="add-items", tags=tags) as run:
         if base.run_id:
             _copy_base_run(client, base.run_id)
-        mlflow.log_metrics({"cold_start.n_added": float(len(added)),
-                            "cold_start.n_cold_items": float(len(updated.cold_item_ids))})
+        mlflow.log_metrics({"cold_start/n_added": float(len(added)),
+                            "cold_start/n_cold_items": float(len(updated.cold_item_ids))})
         mlflow.log_artifact(str(metadata_path), artifact_path="added_items")
         assert updated.cold_start is not None
         model = tracking.log_model(

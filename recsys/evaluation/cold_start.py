@@ -107,8 +107,8 @@ class ColdStartReport:
         warm = self.metric(subset, f"warm-{relation}", name)
         return self.metric(subset, f"coldstart-{relation}", name) / warm if warm else float("nan")
 
-    def metrics(self, prefix: str = "cold_start.") -> dict[str, float]:
-        """Flat metrics for MLflow: ``cold_start.cold_query.coldstart-next.hr_at_10``..."""
+    def metrics(self, prefix: str = "cold_start/") -> dict[str, float]:
+        """Flat metrics for MLflow: ``cold_start/cold_query.coldstart-next.hr_at_10``..."""
         flat = {f"{prefix}n_cold_items": float(self.n_cold)}
         for subset, results in self.results.items():
             key = subset.replace(" ", "_")
