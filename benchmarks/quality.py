@@ -20,6 +20,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from _common import write_section
+
 from recsys.config import PipelineConfig, load_pipeline_config
 from recsys.data.synthetic import write_synthetic
 from recsys.evaluation.report import EvaluationReport, run_evaluation
@@ -29,7 +31,7 @@ CONFIGS = ROOT / "pipelines" / "configs"
 DATASETS = ("synthetic", "yes", "rsc15", "ml-100k")
 
 PREAMBLE = """\
-# Quality: item2vec against the baselines
+## Datasets: item2vec against the baselines, three protocols
 
 Measured by `{command}` ({date}, commit `{commit}`, {cores} cores, Python {python};
 {minutes:.1f} minutes in all). Every method is trained on the same training
@@ -73,7 +75,7 @@ def _commit() -> str:
 
 def _summary(reports: list[EvaluationReport], k: int) -> list[str]:
     """One line per dataset and protocol: both item2vec relations against the best baseline (NDCG@k)."""
-    lines = ["## Summary", "",
+    lines = ["### Summary", "",
              f"| dataset | protocol | item2vec-similar | item2vec-next | best baseline | its NDCG@{k} "
              f"| popular |",
              "|---|---|---|---|---|---|---|"]
@@ -125,8 +127,7 @@ def main() -> None:
     if skipped:
         body += [f"Skipped (files absent): {'; '.join(skipped)}.", ""]
     body += [report.to_markdown(k=args.k) for report in reports]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(body), encoding="utf-8")
+    write_section(args.out, "datasets", "\n".join(body))
     print(f"wrote {args.out}")
 
 

@@ -166,8 +166,8 @@ def _log_run(
             "evaluation_report": report_id,
             "git_commit": tracking.git_commit() or "unknown",
         })
-        if isinstance(method, Item2VecMethod):
-            tracking.log_config(config)
+        if isinstance(method, Item2VecMethod):  # the options its vectors were trained with
+            tracking.log_config(config.model_copy(update={"item2vec": method.vectors_.config}))
         else:
             tracking.log_config(config, exclude=("item2vec",))
             mlflow.log_params(_method_params(method))
