@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +51,24 @@ def _cpus() -> int:
     import os
 
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def write_section(path: Path, name: str, text: str) -> Path:
+    """Write ``text`` as the section ``name`` of the Markdown file at ``path``, between
+    ``<!-- name:begin -->`` and ``<!-- name:end -->``, keeping every other section.
+
+    The section replaces its previous version in place, or is appended when
+    the file has none (the file is created when missing), so that several
+    benchmarks each keep their own part of one document (docs/quality.md).
+    """
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    section = f"{begin}\n{text.rstrip()}\n{end}\n"
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.DOTALL)
+    if pattern.search(current):
+        updated = pattern.sub(lambda _match: section, current)
+    else:
+        updated = current.rstrip("\n") + "\n\n" + section if current else section
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(updated, encoding="utf-8")
+    return path

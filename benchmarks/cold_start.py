@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from _common import write_section
 
 from recsys.config import load_pipeline_config
 from recsys.data.synthetic import write_synthetic
@@ -30,7 +31,6 @@ from recsys.pipeline import prepare
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "pipelines" / "configs"
 DATASETS = ("synthetic", "yes", "ml-100k")
-BEGIN, END = "<!-- cold-start:begin -->", "<!-- cold-start:end -->"
 
 PREAMBLE = """\
 ## Cold start
@@ -124,18 +124,11 @@ def main() -> None:
         cores=os.cpu_count(), python=platform.python_version(), minutes=(time.perf_counter() - started) / 60,
         fraction=config.cold_start.evaluation_fraction, seed=config.cold_start.seed,
     )
-    body = [BEGIN, text, *_summary(reports, args.k), ""]
+    body = [text, *_summary(reports, args.k), ""]
     if skipped:
         body += [f"Skipped (files absent): {', '.join(skipped)}.", ""]
     body += [f"### {report.dataset}\n\n{report.to_markdown(k=args.k)}" for report in reports]
-    section = "\n".join(body) + END + "\n"
-    current = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.DOTALL)
-    updated = pattern.sub(lambda _match: section, current) if pattern.search(current) else (
-        current.rstrip("\n") + "\n\n" + section if current else section
-    )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(updated, encoding="utf-8")
+    write_section(args.out, "cold-start", "\n".join(body))
     print(f"wrote {args.out}")
 
 

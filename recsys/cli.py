@@ -225,6 +225,9 @@ def _table(frame: Any) -> str:
               help="Override an option: window=10, vector_size=64, split.test_fraction=0.2 ...")
 @click.option("--examples", type=click.IntRange(min=0), default=0, show_default=True,
               help="Print the top-5 neighbours of this many example items.")
+@click.option("--no-auto", "no_auto", is_flag=True,
+              help="Train exactly the configuration given (unset options from the data-adaptive rules), "
+                   "without choosing among candidates on a validation split (selection.auto = false).")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @_friendly_errors
 def train(
@@ -235,9 +238,13 @@ def train(
     name: str | None,
     overrides: tuple[str, ...],
     examples: int,
+    no_auto: bool,
     quiet: bool,
 ) -> None:
     """Train item2vec, evaluate it against baselines and log the run to MLflow.
+
+    Unless --no-auto, item2vec's configuration is first chosen among a few
+    candidates on a validation split carved from the training data.
 
     The last line printed is run_id=<MLflow run id>.
     """
@@ -252,6 +259,8 @@ def train(
             base["data"][key] = str(value) if isinstance(value, Path) else value
     if data_path is not None and name is None and config_path is None:
         base["data"]["name"] = data_path.stem
+    if no_auto:
+        base["selection"] = {"auto": False}
     if config_path is None and data_path is None:
         config_path = default_config_path()
     config = load_pipeline_config(config_path, overrides=list(overrides), base=base)

@@ -1,4 +1,4 @@
-"""Every error ``recsys`` raises on purpose, in one place.
+"""Every error and warning ``recsys`` raises on purpose, in one place.
 
 Each error carries a one-line message that names the problem, where it is
 (file, line, column, value) and how to fix it. The CLI prints that line and
@@ -20,6 +20,8 @@ __all__ = [
     "RunInterrupted",
     "RecsysWarning",
     "StoredStructureWarning",
+    "TrainingDivergedError",
+    "CollapseWarning",
 ]
 
 
@@ -168,3 +170,15 @@ class RecsysWarning(UserWarning):
 
 class StoredStructureWarning(UserWarning):
     """A search structure stored beside a model was not used (it does not match the model) or not stored."""
+
+
+class TrainingDivergedError(RecsysError):
+    """Training produced vectors that are not finite numbers (the learning rate was too high)."""
+
+
+class CollapseWarning(UserWarning):
+    """A trained model recommends nearly the same few items to every query.
+
+    Raised as a warning (training still finishes, and the run is tagged
+    ``collapse``) by the collapse guard of :mod:`recsys.selection`.
+    """

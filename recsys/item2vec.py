@@ -25,14 +25,21 @@ from gensim.models.callbacks import CallbackAny2Vec
 
 from recsys.config import Item2VecConfig, Relation
 from recsys.data._schema import check_sequences
-from recsys.errors import DataError, ModelLoadError
+from recsys.errors import DataError, ModelLoadError, TrainingDivergedError
 from recsys.manifest import verify_manifest, write_manifest
-from recsys.vocab import Vocabulary
+from recsys.vocab import Vocabulary, item_frequencies
 
-__all__ = ["ItemVectors", "EpochReport", "train", "effective_workers", "corpus_mode", "CORPUS_FILE_MIN_WORDS"]
+__all__ = [
+    "ItemVectors", "EpochReport", "train", "effective_workers", "corpus_mode", "ADAPTIVE_OPTIONS",
+    "CORPUS_FILE_MIN_WORDS",
+]
 
 _FORMAT_VERSION = 1
 _MODEL_FILES = ("items.parquet", "vectors.npy", "context_vectors.npy", "config.json")
+
+ADAPTIVE_OPTIONS = ("context", "epochs", "alpha", "sample", "relation")
+"""Options of :class:`Item2VecConfig` that default to None: set from the training
+sequences by :mod:`recsys.selection` when left unset."""
 
 CORPUS_FILE_MIN_WORDS = 1_000_000
 """Training words (items in the training sequences) from which ``corpus="auto"``
@@ -134,7 +141,7 @@ class ItemVectors:
     def default_relation(self) -> Relation:
         """The relation to recommend with by default: the config's, or "similar"
         for vectors without output vectors (which cannot answer "next")."""
-        return self.config.relation if self.context_vectors is not None else "similar"
+        return (self.config.relation or "next") if self.context_vectors is not None else "similar"
 
     def save(self, directory: str | Path) -> Path:
         """Write the vectors to ``directory`` without pickle.
@@ -283,18 +290,6 @@ def corpus_mode(config: Item2VecConfig, n_words: int) -> Literal["memory", "file
     return "file" if several and n_words >= CORPUS_FILE_MIN_WORDS else "memory"
 
 
-def _vocabulary(sequences: pl.DataFrame) -> pl.DataFrame:
-    """``item_id, count`` of every item, most frequent first (ties by id), and a ``token`` per row."""
-    return (
-        sequences.select(pl.col("items").explode().alias("item_id"))
-        .group_by("item_id")
-        .len("count")
-        .sort(["count", "item_id"], descending=[True, False])
-        .with_row_index("token")
-        .with_columns(pl.col("token").cast(pl.String))
-    )
-
-
 def _write_corpus_file(sequences: pl.DataFrame, vocabulary: pl.DataFrame, path: Path) -> None:
     """Write sequences as gensim's LineSentence text: one line each, item tokens separated by spaces.
 
@@ -335,7 +330,8 @@ def train(
     -------
     ItemVectors
         Vectors of every item seen at least ``config.min_count`` times, most
-        frequent first.
+        frequent first; their ``config`` has every option set (options left
+        unset are filled from the sequences, see :data:`ADAPTIVE_OPTIONS`).
 
     Raises
     ------
@@ -350,14 +346,16 @@ def train(
     to run, and the per-epoch loss is not computed (see
     :attr:`EpochReport.loss`).
     """
-    config = config or Item2VecConfig()
     sequences = check_sequences(sequences)
+    config = _resolved(config or Item2VecConfig(), sequences)
     lengths = sequences["items"].list.len()
     n_words = int(lengths.sum())
     window = max(int(lengths.max()), 1) if config.whole_sequence else config.window
     workers = effective_workers(config)
+    if config.context == "forward":
+        return _train_forward(sequences, config.model_copy(update={"window": window}), workers, on_epoch)
     mode = corpus_mode(config, n_words)
-    vocabulary = _vocabulary(sequences)
+    vocabulary = item_frequencies(sequences).with_columns(pl.col("token").cast(pl.String))
     callback = _EpochCallback(on_epoch, words=n_words, with_loss=workers == 1)
     model = Word2Vec(
         vector_size=config.vector_size,
@@ -395,6 +393,7 @@ def train(
         model.train(sequences["items"].to_list(), total_examples=sequences.height, **common)
         item_ids = tuple(model.wv.index_to_key)
     wv = model.wv
+    _check_finite(model.wv.vectors, config)
     return ItemVectors(
         item_ids=item_ids,
         vectors=np.asarray(wv.vectors, dtype=np.float32).copy(),
@@ -402,4 +401,45 @@ def train(
         config=config,
         context_vectors=np.asarray(model.syn1neg, dtype=np.float32).copy(),
         epochs=tuple(callback.reports),
+    )
+
+
+def _check_finite(vectors: np.ndarray, config: Item2VecConfig) -> None:
+    if not np.isfinite(vectors).all():
+        raise TrainingDivergedError(
+            f"training diverged: the item vectors are not finite numbers at learning rate alpha={config.alpha}; "
+            "lower item2vec.alpha (or leave it unset to have it set from the data)"
+        )
+
+
+def _resolved(config: Item2VecConfig, sequences: pl.DataFrame) -> Item2VecConfig:
+    """``config`` with the options left unset filled from the corpus (:func:`recsys.selection.resolve_defaults`)."""
+    if all(getattr(config, name) is not None for name in ADAPTIVE_OPTIONS):
+        return config
+    from recsys.selection import corpus_stats, resolve_defaults
+
+    return resolve_defaults(config, corpus_stats(sequences))
+
+
+def _train_forward(
+    sequences: pl.DataFrame, config: Item2VecConfig, workers: int, on_epoch: Callable[[EpochReport], None] | None
+) -> ItemVectors:
+    """``context="forward"``: the compiled forward-window trainer of :mod:`recsys.directional`."""
+    from recsys.directional import train_forward
+
+    frequencies = item_frequencies(sequences).filter(pl.col("count") >= config.min_count)
+    if frequencies.height == 0:
+        raise DataError(
+            f"no item occurs at least min_count={config.min_count} times",
+            fix="lower min_count or provide more sequences",
+        )
+    vectors, context, reports = train_forward(sequences, frequencies, config, workers=workers, on_epoch=on_epoch)
+    _check_finite(vectors, config)
+    return ItemVectors(
+        item_ids=tuple(frequencies["item_id"].to_list()),
+        vectors=vectors,
+        counts=frequencies["count"].to_numpy().astype(np.int64),
+        config=config,
+        context_vectors=context,
+        epochs=tuple(reports),
     )

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+import polars as pl
 
 from recsys.config import PipelineConfig
 from recsys.coldstart import ColdStart, MetadataMapper
 from recsys.data.load import PreparedData, load_training_data
-from recsys.errors import DataError
+from recsys.errors import CollapseWarning, DataError
 from recsys.evaluation.baselines import make_baseline
 from recsys.evaluation.methods import Item2VecMethod, Method
 from recsys.evaluation.cases import build_cases
@@ -28,6 +29,7 @@ from recsys.evaluation.protocol import MethodResult, evaluate_methods, item_popu
 from recsys.item2vec import EpochReport, ItemVectors, corpus_mode, effective_workers, train
 from recsys.progress import Progress, Task
 from recsys.resources import StageRecord, StageTimer
+from recsys.selection import Candidate, Selection, check_collapse, choose_config
 from recsys import run_report, tracking
 from recsys.store import tracked_run
 from recsys.plots import metric_at_k_figure
@@ -109,11 +111,17 @@ def run_training(
     run_tags = {"method": "item2vec", "git_commit": tracking.git_commit() or "unknown", "sweep_trial": "false"}
     with tracked_run(experiment_id=experiment, tags={**run_tags, **(tags or {})}) as run:
         with stages.stage("log"):
-            tracking.log_config(config)
+            tracking.log_config(config, exclude=("item2vec",))
             tracking.log_dataset(
                 config, counts=prepared.counts, train_sequences=prepared.train, digest=prepared.digest
             )
             tracking.log_prepared(prepared.sources)
+        with stages.stage("select"):
+            selection = _select(config, prepared.train, say)
+        config = config.model_copy(update={"item2vec": selection.config})
+        with stages.stage("log"):
+            tracking.log_item2vec_config(selection.config)
+            tracking.log_selection(selection, metric=f"{config.selection.metric}_at_{config.evaluation.headline_k}")
 
         say(f"training item2vec on {prepared.counts['train_sequences']:,} sequences")
         started = time.perf_counter()
@@ -154,6 +162,7 @@ def run_training(
         with stages.stage("log"):
             k = config.evaluation.headline_k
             tracking.log_results(results, primary=results[0].method, headline_k=k)
+            _guard_collapse(results, n_items=len(vectors), k=k, selection=selection)
             mlflow.set_tag("default_relation", vectors.default_relation)
             tracking.log_figure(metric_at_k_figure(results), "plots/metric_at_k.png")
             model_uri, promoted, champion_value = None, False, None
@@ -180,6 +189,49 @@ def run_training(
         data=prepared,
         stages=tuple(stages.records),
     )
+
+
+def _select(config: PipelineConfig, train_sequences: pl.DataFrame, say: Callable[[str], None]) -> Selection:
+    """Resolve item2vec's configuration (automatic selection or data-adaptive rules), saying what happens."""
+    k = config.evaluation.headline_k
+    metric = f"{config.selection.metric}_at_{k}"
+    if config.selection.auto:
+        say("choosing item2vec's configuration on a validation split")
+
+    def report(candidate: Candidate) -> None:
+        scores = ", ".join(f"{relation} {value:.4f}" for relation, value in candidate.scores.items())
+        flag = f"  [collapsed: {'; '.join(candidate.collapse.reasons)}]" if candidate.collapse.collapsed else ""
+        say(f"  candidate {candidate.name} (epochs {candidate.config.epochs}, alpha {candidate.config.alpha:g}): "
+            f"validation {metric} {scores}; {candidate.train_seconds:.1f} s{flag}")
+
+    selection = choose_config(train_sequences, config.item2vec, config.selection, k=k, on_candidate=report)
+    chosen = selection.config
+    summary = (f"context {chosen.context}, relation {chosen.relation}, epochs {chosen.epochs}, "
+               f"alpha {chosen.alpha:g}, sample {chosen.sample:g}")
+    if selection.chosen is not None:
+        say(f"chose {selection.chosen.name}: {summary} (validation {metric} {selection.chosen.score:.4f})")
+    else:
+        say(f"{selection.note}: {summary}")
+    if selection.collapsed:
+        warnings.warn(CollapseWarning(
+            f"every candidate failed the collapse guard; the chosen one because "
+            f"{'; '.join(selection.chosen.collapse.reasons)}"), stacklevel=3)
+    return selection
+
+
+def _guard_collapse(results: list[MethodResult], *, n_items: int, k: int, selection: Selection) -> None:
+    """The collapse guard on the test lists of the model's default relation: tag ``collapse`` on the
+    run, and warn when it collapsed (unless the selection already warned)."""
+    popular = next((r for r in results if r.method == "popular"), None)
+    model = results[0]
+    check = check_collapse(model.metrics, k=k, n_items=n_items, n_queries=model.n_pairs - model.n_unknown,
+                           popular_hit_rate=popular.metrics[f"hr_at_{k}"] if popular else 0.0)
+    mlflow.set_tag("collapse", str(check.collapsed).lower())
+    if check.collapsed:
+        mlflow.set_tag("collapse.reasons", "; ".join(check.reasons))
+        if not selection.collapsed:
+            warnings.warn(CollapseWarning(f"{model.method} collapsed on the test split: {'; '.join(check.reasons)}"),
+                          stacklevel=3)
 
 
 def _fit_cold_start(

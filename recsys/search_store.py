@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from recsys.manifest import MANIFEST
 from recsys.errors import StoredStructureWarning
 from recsys.index import AnnReport, ExactIndex, HNSWIndex
 from recsys.neighbours import NeighbourTable
@@ -55,14 +56,15 @@ StructureKind = Literal["table", "hnsw"]
 
 
 def model_digest(vectors_dir: str | Path) -> str:
-    """The content digest of a saved model: SHA-256 over its vector files, in a fixed order.
+    """The content digest of a saved model: the one place that says which model a stored structure belongs to.
 
-    This is the one place that says which model a stored structure belongs
-    to. It hashes ``items.parquet``, ``vectors.npy``, ``context_vectors.npy``
-    (when present) and ``config.json`` of an :meth:`recsys.item2vec.ItemVectors.save`
-    directory, each prefixed by its name and size; about 1 s per GB of vectors.
-    When :class:`~recsys.item2vec.ItemVectors` gets a content digest of its own
-    (a manifest written by ``save``), return that here instead.
+    For a model saved with a manifest (:meth:`recsys.item2vec.ItemVectors.save`
+    writes ``manifest.json``, and :meth:`~recsys.item2vec.ItemVectors.load`
+    checks every file against it), the model's own digest recorded there
+    (:attr:`~recsys.item2vec.ItemVectors.digest`): reading it costs nothing.
+    For an older model without one, SHA-256 over its vector files in a fixed
+    order (``items.parquet``, ``vectors.npy``, ``context_vectors.npy``,
+    ``config.json``), each prefixed by its name and size; about 1 s per GB.
 
     Returns
     -------
@@ -72,6 +74,14 @@ def model_digest(vectors_dir: str | Path) -> str:
     import hashlib
 
     directory = Path(vectors_dir)
+    manifest = directory / MANIFEST
+    if manifest.is_file():
+        try:
+            recorded = json.loads(manifest.read_text(encoding="utf-8")).get("digest")
+        except (OSError, ValueError):
+            recorded = None
+        if isinstance(recorded, str):
+            return recorded
     digest = hashlib.sha256()
     for name in _MODEL_FILES:
         path = directory / name

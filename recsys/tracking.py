@@ -27,7 +27,7 @@ from mlflow.models import ModelSignature
 from mlflow.tracking._tracking_service.utils import is_tracking_uri_set
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
-from recsys.config import PipelineConfig
+from recsys.config import Item2VecConfig, PipelineConfig
 from recsys.data.digest import file_digest
 from recsys.data.prepare import PreparedSequences
 from recsys.errors import ModelLoadError, RecsysWarning, TrackingStoreError
@@ -35,6 +35,7 @@ from recsys.evaluation.protocol import MethodResult
 from recsys.index import AnnReport
 from recsys.item2vec import EpochReport, ItemVectors
 from recsys.pyfunc import COLD_START_ARTIFACT, METADATA_ARTIFACT, VECTORS_ARTIFACT
+from recsys.selection import Selection
 from recsys.quiet import quiet_mlflow
 from recsys.store import check_store, store_errors, store_lock
 
@@ -301,6 +302,78 @@ def _result_metrics(result: MethodResult, prefix: str) -> dict[str, float]:
     metrics[f"{prefix}eval_unknown_pairs"] = float(result.n_unknown)
     metrics[f"{prefix}eval_pairs"] = float(result.n_pairs)
     return metrics
+
+
+def log_child_run(
+    client: mlflow.MlflowClient,
+    experiment: str,
+    parent: str,
+    *,
+    name: str,
+    tags: Mapping[str, str],
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float],
+) -> str:
+    """Log a finished run nested under run ``parent`` (a sweep trial, a selection candidate) in one batch.
+
+    Returns
+    -------
+    str
+        The new run's id.
+    """
+    run = client.create_run(experiment, run_name=name, tags={"mlflow.parentRunId": parent, **tags})
+    timestamp = int(time.time() * 1000)
+    client.log_batch(
+        run.info.run_id,
+        metrics=[mlflow.entities.Metric(k, float(v), timestamp, 0) for k, v in metrics.items()],
+        params=[mlflow.entities.Param(k, str(v)) for k, v in params.items()],
+    )
+    client.set_terminated(run.info.run_id)
+    return run.info.run_id
+
+
+def log_item2vec_config(config: Item2VecConfig) -> None:
+    """Log the item2vec options actually trained with as bare params (``window``, ``epochs``...)."""
+    mlflow.log_params({k: "None" if v is None else v for k, v in config.model_dump(mode="json").items()})
+
+
+def log_selection(selection: Selection, *, metric: str) -> None:
+    """Log how item2vec's configuration was chosen to the active run.
+
+    Each candidate becomes a nested run (tag ``selection_candidate``, its
+    options as params, validation metrics under ``validation/``); the active
+    run gets the corpus statistics (``corpus/...``), the candidates' cost in
+    trainings (``selection/trainings``), each candidate's selection score (``selection/<candidate>_score``; ``metric`` names it in
+    the tag ``selection.metric``), the time
+    spent and allowed, the tag ``selection.chosen`` and, when every
+    candidate failed the collapse guard, ``selection.collapse`` with the
+    chosen one's reasons.
+    """
+    run = mlflow.active_run()
+    assert run is not None, "log_selection needs an active run"
+    client = mlflow.MlflowClient()
+    for candidate in selection.candidates:
+        log_child_run(
+            client, run.info.experiment_id, run.info.run_id,
+            name=f"candidate-{candidate.name}",
+            tags={"method": "item2vec", "selection_candidate": "true", "candidate": candidate.name,
+                  "collapse": str(candidate.collapse.collapsed).lower(),
+                  "chosen": str(candidate is selection.chosen).lower()},
+            params=candidate.config.model_dump(mode="json"),
+            metrics={**{f"validation/{k}": v for k, v in candidate.metrics.items()},
+                     "validation/concentration": candidate.collapse.concentration,
+                     "train_seconds": candidate.train_seconds, "selection/trainings": candidate.cost},
+        )
+    metrics = {f"corpus/{k}": float(v) for k, v in selection.stats.as_dict().items()}
+    metrics.update({f"selection/{c.name}_score": c.score for c in selection.candidates})
+    if selection.candidates:
+        metrics.update({"selection/seconds": selection.seconds, "selection/trainings": selection.spent})
+    mlflow.log_metrics(metrics)
+    tags = {"selection.chosen": selection.chosen.name if selection.chosen else f"rules ({selection.note})",
+            "selection.metric": metric}
+    if selection.collapsed:
+        tags["selection.collapse"] = "; ".join(selection.chosen.collapse.reasons)
+    mlflow.set_tags(tags)
 
 
 def log_figure(figure: Any, path: str) -> None:

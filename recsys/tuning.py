@@ -40,6 +40,7 @@ from recsys.evaluation.methods import Item2VecMethod
 from recsys.evaluation.protocol import evaluate_method
 from recsys.item2vec import train
 from recsys.pipeline import TrainingResult, run_training
+from recsys.selection import corpus_stats, resolve_defaults
 from recsys.store import killed_on_interrupt, store_errors
 
 __all__ = [
@@ -244,22 +245,15 @@ def _log_trial(
     client: mlflow.MlflowClient, experiment: str, parent: str, trial: Trial, extra: dict[str, Any], *, bare: set[str]
 ) -> None:
     """Log a trial as a nested run: validation metrics in the ``validation/`` chart section, ``bare`` ones also bare."""
-    run = client.create_run(
-        experiment,
-        run_name=f"trial-{trial.trial:03d}-rung-{trial.rung}",
-        tags={"mlflow.parentRunId": parent, "method": "item2vec", "sweep_trial": "true",
-              "rung": str(trial.rung), **extra},
-    )
-    params = {**trial.config.model_dump(mode="json"), "trial": trial.trial, "rung": trial.rung}
     metrics = {**{f"validation/{k}": v for k, v in trial.metrics.items()},
                **{k: v for k, v in trial.metrics.items() if k in bare}, "trial_seconds": trial.seconds}
-    timestamp = int(time.time() * 1000)
-    client.log_batch(
-        run.info.run_id,
-        metrics=[mlflow.entities.Metric(k, float(v), timestamp, 0) for k, v in metrics.items()],
-        params=[mlflow.entities.Param(k, str(v)) for k, v in params.items()],
+    tracking.log_child_run(
+        client, experiment, parent,
+        name=f"trial-{trial.trial:03d}-rung-{trial.rung}",
+        tags={"method": "item2vec", "sweep_trial": "true", "rung": str(trial.rung), **extra},
+        params={**trial.config.model_dump(mode="json"), "trial": trial.trial, "rung": trial.rung},
+        metrics=metrics,
     )
-    client.set_terminated(run.info.run_id)
 
 
 def run_sweep(
@@ -300,8 +294,13 @@ def run_sweep(
     headline_k = pipeline.evaluation.headline_k
     ks = tuple(sorted({*pipeline.evaluation.ks, k_needed}))
 
-    configs = [
-        validate_config(Item2VecConfig, {**pipeline.item2vec.model_dump(), **options, "workers": 1})
+    stats = corpus_stats(prepared.train)
+    configs = [  # options neither the space nor the config sets: the data-adaptive rules'
+        resolve_defaults(
+            validate_config(Item2VecConfig, {**pipeline.item2vec.model_dump(exclude_none=True), **options,
+                                             "workers": 1}),
+            stats,
+        )
         for options in sample_space(sweep)
     ]
     tracking.use_tracking_uri(pipeline.tracking.tracking_uri)
@@ -333,7 +332,10 @@ def run_sweep(
         tune_seconds = time.perf_counter() - started
 
         say(f"retraining the best configuration on all {prepared.counts['train_sequences']:,} training sequences")
-        final_config = pipeline.model_copy(update={"item2vec": best.config.model_copy(update={"workers": pipeline.item2vec.workers})})
+        final_config = pipeline.model_copy(update={
+            "item2vec": best.config.model_copy(update={"workers": pipeline.item2vec.workers}),
+            "selection": pipeline.selection.model_copy(update={"auto": False}),  # the sweep has chosen
+        })
         final = run_training(final_config, on_stage=say, prepared=prepared,
                              tags={"mlflow.parentRunId": parent_id, "sweep_role": "best"})
         _log_parent(client, parent_id, frame, best, final, sweep, tune_seconds)

@@ -6,10 +6,29 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import numpy as np
+import polars as pl
 
 from recsys.errors import UnknownItemError
 
-__all__ = ["Vocabulary"]
+__all__ = ["Vocabulary", "item_frequencies"]
+
+
+def item_frequencies(sequences: pl.DataFrame) -> pl.DataFrame:
+    """Every item of the sequences with its count, most frequent first (ties by id).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``token: u32`` (the row number: the item's row in the trained
+        vectors), ``item_id: str`` and ``count: u32``.
+    """
+    return (
+        sequences.select(pl.col("items").explode().alias("item_id"))
+        .group_by("item_id")
+        .len("count")
+        .sort(["count", "item_id"], descending=[True, False])
+        .with_row_index("token")
+    )
 
 
 class Vocabulary:

@@ -36,7 +36,7 @@ def test_overrides_set_item2vec_and_sections() -> None:
         ("window=-3", "item2vec.window: Input should be greater than 0 (got -3)"),
         ("vector_size=0", "item2vec.vector_size"),
         ("epochs=abc", "item2vec.epochs"),
-        ("min_alpha=0.5", "min_alpha (0.5) must not exceed alpha"),
+        ("alpha=0.00001", "min_alpha (0.0001) must not exceed alpha (1e-05)"),
     ],
 )
 def test_bad_overrides_name_the_problem(override: str, message: str) -> None:

@@ -71,13 +71,15 @@ class Training:
 def _runs(store: str, name: str) -> dict[str, str]:
     client = mlflow.MlflowClient(tracking_uri=store, registry_uri=store)
     experiment = client.get_experiment_by_name(name)
-    return {run.info.run_id: run.info.status for run in client.search_runs([experiment.experiment_id])}
+    runs = client.search_runs([experiment.experiment_id])
+    return {run.info.run_id: run.info.status for run in runs if "mlflow.parentRunId" not in run.data.tags}
 
 
 def test_ctrl_c_marks_the_run_killed_registers_nothing_and_exits_130(
     store: str, small_data: Path, tmp_path: Path
 ) -> None:
-    training = Training(store, small_data, "epochs=1000", cwd=tmp_path, name="ctrl-c")
+    # no selection: the Ctrl-C lands in the (long) final training
+    training = Training(store, small_data, "epochs=1000", "selection.auto=false", cwd=tmp_path, name="ctrl-c")
     training.wait_until_training()
     training.process.send_signal(signal.SIGINT)
     code, stdout, stderr = training.finish()
@@ -94,7 +96,7 @@ def test_ctrl_c_marks_the_run_killed_registers_nothing_and_exits_130(
 def test_kill_9_during_training_leaves_a_store_the_next_training_uses(
     store: str, small_data: Path, tmp_path: Path
 ) -> None:
-    killed = Training(store, small_data, "epochs=1000", cwd=tmp_path, name="kill-9")
+    killed = Training(store, small_data, "epochs=1000", "selection.auto=false", cwd=tmp_path, name="kill-9")
     killed.wait_until_training()
     killed.process.send_signal(signal.SIGKILL)
     assert killed.finish()[0] == -signal.SIGKILL

@@ -12,6 +12,7 @@ from recsys.index import top_k
 from recsys.evaluation.metrics import (
     bootstrap_difference,
     bootstrap_intervals,
+    concentration,
     coverage,
     hit_rate,
     hits_from_topk,
@@ -98,13 +99,26 @@ def test_summarize_names_and_values() -> None:
     ranks = hits_from_topk(topk, np.array([0, 2, -1]))
     summary = summarize(ranks, topk, (1, 2), n_catalogue=5)
     assert list(summary) == [
-        f"{name}_at_{k}" for k in (1, 2) for name in ("hr", "ndcg", "mrr", "precision", "recall", "coverage")
+        f"{name}_at_{k}" for k in (1, 2)
+        for name in ("hr", "ndcg", "mrr", "precision", "recall", "coverage", "concentration")
     ]
     assert summary["hr_at_1"] == pytest.approx(1 / 3)
     assert summary["hr_at_2"] == pytest.approx(2 / 3)
     assert summary["mrr_at_2"] == pytest.approx((1 + 0.5) / 3)
     assert summary["coverage_at_1"] == pytest.approx(3 / 5)
     assert summary["coverage_at_2"] == pytest.approx(4 / 5)
+    # top-1 slots: items 0, 1, 3 once each -> the most recommended item fills 1 of 3
+    assert summary["concentration_at_1"] == pytest.approx(1 / 3)
+    # top-2 slots: 0 twice, 1 twice, 2 and 3 once -> the 2 most recommended fill 4 of 6
+    assert summary["concentration_at_2"] == pytest.approx(4 / 6)
+
+
+def test_concentration_is_one_when_every_list_is_the_same() -> None:
+    same = np.tile(np.arange(10), (50, 1))
+    assert concentration(same, 10) == pytest.approx(1.0)
+    spread = np.arange(500).reshape(50, 10)
+    assert concentration(spread, 10) == pytest.approx(10 / 500)
+    assert np.isnan(concentration(np.full((3, 10), -1), 10))
 
 
 def test_summarize_rejects_cutoffs_deeper_than_the_lists() -> None:

@@ -15,7 +15,7 @@ TRAIN_AND_LOAD = """
 from recsys import Recommender, load_pipeline_config
 from recsys.pipeline import run_training
 config = load_pipeline_config(base={"data": {"name": "quiet", "path": %r}},
-                              overrides=["epochs=1", "vector_size=8", "tracking.registered_model=quiet"])
+                              overrides=["epochs=20", "vector_size=8", "tracking.registered_model=quiet"])
 run_training(config)
 print("trained")
 print(len(Recommender.load("models:/quiet@champion")))

@@ -68,6 +68,7 @@ def test_each_method_is_an_mlflow_run_tagged_with_it(report: EvaluationReport) -
         bare = {name for name in run.data.metrics if "/" not in name}
         assert bare == {"hr_at_10", "ndcg_at_10", "mrr_at_10", "coverage_at_10", "train_seconds"}, method
     assert runs["item2vec-next"].data.params["window"] == "5"
+    assert runs["item2vec-next"].data.params["epochs"] != "None"  # what trained, set from the data
     assert runs["item2vec-similar"].data.params["relation"] == "next"  # the model's default, same vectors
     assert "window" not in runs["als"].data.params and runs["als"].data.params["method.factors"] == "64"
     experiment = mlflow.get_experiment(runs["item2vec-next"].info.experiment_id)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import mlflow
@@ -12,7 +14,7 @@ import pytest
 import recsys.recommender
 from recsys import tracking
 from recsys.config import Item2VecConfig
-from recsys.errors import StoredStructureWarning
+from recsys.errors import ModelLoadError, StoredStructureWarning
 from recsys.item2vec import ItemVectors
 from recsys.recommender import Recommender
 from recsys.search_store import SEARCH_DIR, SearchStore, model_digest
@@ -55,11 +57,15 @@ def test_structures_are_built_once_then_loaded(tmp_path: Path, index: str) -> No
         assert isinstance(second._spaces["similar"].table.rows, np.memmap)  # shared, not copied
 
 
-def test_a_changed_model_file_is_never_served_with_old_structures(tmp_path: Path) -> None:
+def test_a_changed_model_is_never_served_with_old_structures(tmp_path: Path) -> None:
     model = _vectors().save(tmp_path / "model")
     Recommender.from_directory(model).prepare()
-    changed = np.load(model / "vectors.npy")[::-1].copy()  # same shape and size, other neighbours
-    np.save(model / "vectors.npy", changed)
+    # another model's files copied over this one's, its stored structures left behind
+    original = ItemVectors.load(model)
+    other = dataclasses.replace(original, vectors=original.vectors[::-1].copy())  # same shape, other neighbours
+    other_dir = other.save(tmp_path / "other")
+    for name in ("items.parquet", "vectors.npy", "context_vectors.npy", "config.json", "manifest.json"):
+        shutil.copy(other_dir / name, model / name)
     with pytest.warns(StoredStructureWarning, match=r"similar-table: it was built for model digest \w+\.\.\., but "
                                                     r"the model files now digest to \w+\.\.\. \(were they changed\?\)"):
         rebuilt = Recommender.from_directory(model).prepare()
@@ -67,8 +73,16 @@ def test_a_changed_model_file_is_never_served_with_old_structures(tmp_path: Path
     fresh = Recommender(ItemVectors.load(model))  # exact search on the changed vectors
     assert _answers(rebuilt)[:5] == [list(fresh.recommend(f"i{i}", k=10, relation="similar")[0]) for i in range(0, 35, 7)]
     entry = json.loads((model / SEARCH_DIR / "similar-table" / "entry.json").read_text(encoding="utf-8"))
-    assert entry["model_digest"] == model_digest(model)
+    assert entry["model_digest"] == model_digest(model) == other.digest
     assert {p.source for p in Recommender.from_directory(model).prepare().preparations.values()} == {"stored"}
+
+
+def test_a_model_file_edited_in_place_is_refused_before_any_structure_is_used(tmp_path: Path) -> None:
+    model = _vectors().save(tmp_path / "model")
+    Recommender.from_directory(model).prepare()
+    np.save(model / "vectors.npy", np.load(model / "vectors.npy")[::-1].copy())
+    with pytest.raises(ModelLoadError, match="vectors.npy: does not match the SHA-256 in manifest.json"):
+        Recommender.from_directory(model)
 
 
 def test_damaged_or_foreign_structures_are_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -123,8 +123,8 @@ def test_artifacts_that_cannot_be_written_fail_the_run_and_register_nothing(
     _one_line(caught.value, "cannot create or write", "unwritable-artifacts")
     client = mlflow.MlflowClient()
     experiment = client.get_experiment_by_name("unwritable-artifacts")
-    runs = client.search_runs([experiment.experiment_id])
-    assert [run.info.status for run in runs] == ["FAILED"]
+    runs = [run for run in client.search_runs([experiment.experiment_id]) if "mlflow.parentRunId" not in run.data.tags]
+    assert [run.info.status for run in runs] == ["FAILED"]  # (the selection's candidates finished before it failed)
     assert client.search_model_versions("name='unwritable-artifacts'") == []
 
 

@@ -34,7 +34,8 @@ def test_run_has_params_metrics_and_dataset(trained: TrainingResult) -> None:
                  "train_seconds", "data/n_train_sequences", "stages/train_seconds"):
         assert name in metrics, name
     assert metrics["hr_at_10"] == pytest.approx(trained.results[0].metrics["hr_at_10"])
-    assert metrics["item2vec-next/hr_at_10"] == metrics["hr_at_10"]
+    assert metrics[f"{trained.results[0].method}/hr_at_10"] == metrics["hr_at_10"]
+    assert trained.results[0].method == f"item2vec-{trained.vectors.default_relation}"
     assert run.data.tags["dataset"] == "tracking-test"
     assert run.inputs.dataset_inputs[0].dataset.digest == run.data.tags["dataset.digest"]
     history = mlflow.MlflowClient().get_metric_history(trained.run_id, "training/loss")
@@ -73,3 +74,45 @@ def test_unknown_model_locations_fail_clearly(mlflow_store: str, tmp_path: Path)
         Recommender.load("models:/nosuch@champion")
     with pytest.raises(ModelLoadError, match="no item vectors"):
         Recommender.load(str(tmp_path))
+
+
+def test_selection_is_logged_as_nested_candidate_runs(trained: TrainingResult) -> None:
+    run = mlflow.get_run(trained.run_id)
+    params, metrics, tags = run.data.params, run.data.metrics, run.data.tags
+    # the options left unset were filled in: the run shows what trained, not None
+    assert params["epochs"] == "3" and params["context"] in ("forward", "symmetric")
+    assert params["alpha"] != "None" and params["sample"] == "0.0" and params["selection.auto"] == "True"
+    assert tags["selection.chosen"].startswith(params["context"])
+    assert trained.vectors.config.context == params["context"]
+    children = mlflow.search_runs(
+        [run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{trained.run_id}'", output_format="list"
+    )
+    names = {child.data.tags["candidate"] for child in children}
+    assert {"forward", "symmetric"} <= names
+    chosen = [child for child in children if child.data.tags["chosen"] == "true"]
+    assert len(chosen) == 1 and chosen[0].data.tags["candidate"] == tags["selection.chosen"]
+    for child in children:
+        assert child.data.tags["selection_candidate"] == "true"
+        assert "validation/ndcg_at_10" in child.data.metrics and child.data.params["epochs"] == "3"
+        validation = child.data.metrics
+        assert metrics[f"selection/{child.data.tags['candidate']}_score"] == pytest.approx(
+            (validation["validation/hr_at_10"] + validation["validation/ndcg_at_10"]) / 2)
+    assert tags["selection.metric"] == "hr+ndcg_at_10"
+    assert {"corpus/pairs_per_item", "corpus/successor_share", "selection/seconds"} <= set(metrics)
+    assert tags["collapse"] == "false" and "selection.collapse" not in tags
+
+
+def test_without_auto_nothing_is_tried(mlflow_store: str, synthetic_files: tuple[Path, Path]) -> None:
+    playlists, _metadata = synthetic_files
+    config = load_pipeline_config(
+        base={"data": {"name": "tracking-test", "path": str(playlists)}, "selection": {"auto": False}},
+        overrides=["vector_size=8", "workers=1", "tracking.log_model=false"],
+    )
+    result = run_training(config)
+    run = mlflow.get_run(result.run_id)
+    assert run.data.tags["selection.chosen"] == "rules (automatic selection is off)"
+    assert run.data.params["context"] == "symmetric"  # playlists are not strongly sequential
+    assert run.data.params["epochs"] == str(result.vectors.config.epochs)
+    children = mlflow.search_runs([run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'",
+                                  output_format="list")
+    assert children == []

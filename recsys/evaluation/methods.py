@@ -167,7 +167,7 @@ class Item2VecMethod(EmbeddingMethod):
 
     def __init__(self, config: Item2VecConfig | None = None, *, relation: Relation | None = None) -> None:
         self.config = config
-        self.relation: Relation = relation or (config or Item2VecConfig()).relation
+        self.relation: Relation = relation or (config or Item2VecConfig()).relation or "next"
 
     @property
     def name(self) -> str:  # type: ignore[override]

@@ -34,6 +34,7 @@ __all__ = [
     "precision",
     "recall",
     "coverage",
+    "concentration",
     "popularity_percentiles",
     "mean_popularity",
     "bootstrap_intervals",
@@ -208,6 +209,35 @@ def coverage(topk_rows: np.ndarray, k: int, n_catalogue: int) -> float:
     seen = np.zeros(n_catalogue, dtype=bool)
     seen[shown[shown >= 0]] = True
     return float(seen.mean())
+
+
+def concentration(topk_rows: np.ndarray, k: int) -> float:
+    """Share of all top-``k`` slots filled by the ``k`` most recommended items.
+
+    1.0 when every list is the same (the popularity ranking); close to
+    ``k / distinct items`` when recommendations spread evenly. A high value
+    is the mark of a collapsed model that answers every query alike.
+
+    Parameters
+    ----------
+    topk_rows
+        ``(n_queries, K)`` catalogue rows, best first; negative entries are padding.
+    k
+        Cut-off.
+
+    Returns
+    -------
+    float
+        In [0, 1]; NaN when no list holds an item.
+    """
+    _check_k(k)
+    shown = np.asarray(topk_rows)[:, :k].ravel()
+    shown = shown[shown >= 0]
+    if shown.size == 0:
+        return float("nan")
+    counts = np.bincount(shown)
+    top = np.partition(counts, -min(k, counts.size))[-min(k, counts.size):]
+    return float(top.sum() / shown.size)
 
 
 def popularity_percentiles(counts: np.ndarray) -> np.ndarray:
@@ -411,7 +441,8 @@ def summarize(
     -------
     dict of str to float
         ``hr_at_{k}``, ``ndcg_at_{k}``, ``mrr_at_{k}``, ``precision_at_{k}``,
-        ``recall_at_{k}``, ``coverage_at_{k}`` and ``popularity_at_{k}`` (the
+        ``recall_at_{k}``, ``coverage_at_{k}``, ``concentration_at_{k}``
+        (:func:`concentration`) and ``popularity_at_{k}`` (the
         mean popularity percentile of the recommended items) for each ``k``
         in ``ks``, in that order.
 
@@ -433,6 +464,7 @@ def summarize(
         result[f"precision_at_{k}"] = precision(ranks, k)
         result[f"recall_at_{k}"] = recall(ranks, k)
         result[f"coverage_at_{k}"] = coverage(topk_rows, k, n_catalogue)
+        result[f"concentration_at_{k}"] = concentration(topk_rows, k)
         if popularity is not None:
             result[f"popularity_at_{k}"] = mean_popularity(topk_rows, k, popularity)
     return result

@@ -32,6 +32,7 @@ from recsys.evaluation.metrics import bootstrap_difference
 from recsys.evaluation.protocol import MethodResult, evaluate_method, item_popularity
 from recsys.data.load import load_training_data
 from recsys.item2vec import ItemVectors
+from recsys.selection import choose_config
 from recsys.store import tracked_run
 
 __all__ = ["MethodReport", "EvaluationReport", "run_evaluation"]
@@ -165,8 +166,8 @@ def _log_run(
             "evaluation_report": report_id,
             "git_commit": tracking.git_commit() or "unknown",
         })
-        if isinstance(method, Item2VecMethod):
-            tracking.log_config(config)
+        if isinstance(method, Item2VecMethod):  # the options its vectors were trained with
+            tracking.log_config(config.model_copy(update={"item2vec": method.vectors_.config}))
         else:
             tracking.log_config(config, exclude=("item2vec",))
             mlflow.log_params(_method_params(method))
@@ -180,15 +181,24 @@ def _log_run(
 def _fitted_methods(
     config: PipelineConfig, train: pl.DataFrame, say: Callable[[str], None]
 ) -> Iterator[tuple[Method, float]]:
-    """item2vec under both relations (trained once), then every baseline; with fit times."""
-    item2vec = Item2VecMethod(config.item2vec)
+    """item2vec under both relations (trained once), then every baseline; with fit times.
+
+    item2vec's configuration is resolved as ``recsys train`` resolves it
+    (the automatic selection on a validation split, unless
+    ``selection.auto`` is off); its fit time includes the selection.
+    """
+    say("choosing item2vec's configuration")
+    started = time.perf_counter()
+    selection = choose_config(train, config.item2vec, config.selection, k=config.evaluation.headline_k)
+    selection_seconds = time.perf_counter() - started
+    item2vec = Item2VecMethod(selection.config)
     methods: list[Method] = [item2vec]
     methods += [make_baseline(name, seed=config.evaluation.seed) for name in config.evaluation.baselines]
     for method in methods:
         say(f"fitting {method.name}")
         started = time.perf_counter()
         method.fit(train)
-        fit_seconds = time.perf_counter() - started
+        fit_seconds = time.perf_counter() - started + (selection_seconds if method is item2vec else 0.0)
         yield method, fit_seconds
         if method is item2vec:
             other: Relation = "similar" if item2vec.relation == "next" else "next"

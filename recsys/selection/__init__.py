@@ -1,0 +1,29 @@
+"""Choosing item2vec's configuration for the data at hand.
+
+A stage between the split and the final training that returns the resolved
+:class:`~recsys.config.Item2VecConfig`:
+
+- :func:`corpus_stats` measures the training sequences (size, sparsity, sequentiality);
+- :func:`resolve_defaults` fills the options the user left unset from those
+  statistics (context, epochs, learning rate, down-sampling, relation);
+- :func:`choose_config` trains a few candidates on a validation split and
+  keeps the best one that passes the collapse guard (:func:`check_collapse`).
+"""
+
+from recsys.selection._collapse import CollapseCheck, check_collapse
+from recsys.selection._defaults import resolve_defaults, training_amount
+from recsys.selection._select import Candidate, Selection, choose_config, validation_split
+from recsys.selection._stats import CorpusStats, corpus_stats
+
+__all__ = [
+    "Candidate",
+    "CollapseCheck",
+    "CorpusStats",
+    "Selection",
+    "check_collapse",
+    "choose_config",
+    "corpus_stats",
+    "resolve_defaults",
+    "training_amount",
+    "validation_split",
+]
