@@ -157,7 +157,7 @@ def test_prepare_command_with_spark_then_train_on_the_sequences(
     assert "run_id=" in trained.output
     n_sequences = read_sequences(out).height
     run = mlflow.get_run(trained.stdout.strip().splitlines()[-1].removeprefix("run_id="))
-    assert run.data.metrics["n_sequences"] == n_sequences
+    assert run.data.metrics["data/n_sequences"] == n_sequences
     assert run.data.params["data.format"] == "sequences"
 
 
