@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ import polars as pl
 from gensim.models import Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
 
+from recsys._atomic import staged_directory
 from recsys.config import Item2VecConfig, Relation
 from recsys.data._schema import check_sequences
 from recsys.errors import DataError, ModelLoadError, TrainingDivergedError
@@ -159,9 +159,7 @@ class ItemVectors:
             The directory written.
         """
         target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+        with staged_directory(target) as staging:
             pl.DataFrame(
                 {"item_id": list(self.item_ids), "count": self.counts.astype(np.int64)}
             ).write_parquet(staging / "items.parquet")
@@ -171,17 +169,6 @@ class ItemVectors:
             meta = {"format_version": _FORMAT_VERSION, "config": self.config.model_dump(mode="json")}
             (staging / "config.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
             write_manifest(staging, [p.name for p in staging.iterdir() if p.name in _MODEL_FILES], digest=self.digest)
-            if target.exists():
-                old = target.with_name(f".{target.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(target, old)
-                os.replace(staging, target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
         return target
 
     @classmethod

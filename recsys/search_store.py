@@ -27,8 +27,6 @@ artifacts, so every replica that downloads the model finds them.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -38,6 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from recsys._atomic import staged_directory
 from recsys.manifest import MANIFEST
 from recsys.errors import StoredStructureWarning
 from recsys.index import AnnReport, ExactIndex, HNSWIndex
@@ -188,31 +187,20 @@ class SearchStore:
         """
         if self._unwritable:
             return False
-        target = self.directory / name
-        staging = self.directory / f".{name}.{os.getpid()}.tmp"
         try:
-            shutil.rmtree(staging, ignore_errors=True)
-            staging.mkdir(parents=True)
-            write(staging)
-            files = {p.name: p.stat().st_size for p in sorted(staging.iterdir())}
-            entry = {"format_version": _FORMAT_VERSION, "model_digest": self.digest, "settings": dict(settings),
-                     "files": files, "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **(extra or {})}
-            (staging / "entry.json").write_text(json.dumps(entry, indent=2) + "\n", encoding="utf-8")
-            if target.exists():
-                old = self.directory / f".{name}.{os.getpid()}.old"
-                os.replace(target, old)
-                os.replace(staging, target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(staging, target)
+            with staged_directory(self.directory / name) as staging:
+                write(staging)
+                files = {p.name: p.stat().st_size for p in sorted(staging.iterdir())}
+                entry = {"format_version": _FORMAT_VERSION, "model_digest": self.digest, "settings": dict(settings),
+                         "files": files, "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                         **(extra or {})}
+                (staging / "entry.json").write_text(json.dumps(entry, indent=2) + "\n", encoding="utf-8")
             return True
         except OSError as error:
             self._unwritable = True
             warnings.warn(f"cannot store search structures in {self.directory} ({error.strerror or error}); "
                           "they will be built again at the next start", StoredStructureWarning, stacklevel=4)
             return False
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
 
     def save_table(self, relation: str, table: NeighbourTable) -> bool:
         """Store ``relation``'s neighbour table; whether it was written."""

@@ -9,17 +9,14 @@ when a :class:`~recsys.recommender.Recommender` is made.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
-from collections.abc import Container, Iterator
+from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from recsys._atomic import staged_directory
 from recsys.coldstart.features import empty_rows
 from recsys.coldstart.mapper import MetadataMapper
 from recsys.data._schema import check_metadata
@@ -34,26 +31,6 @@ _SHOWN = 5
 def _listed(ids: list[str]) -> str:
     shown = ", ".join(repr(i) for i in ids[:_SHOWN])
     return shown + (f" and {len(ids) - _SHOWN} more" if len(ids) > _SHOWN else "")
-
-
-@contextlib.contextmanager
-def _staged(target: Path) -> Iterator[Path]:
-    """A fresh directory beside ``target`` that replaces it when the block succeeds (never half-written)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        yield staging
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-            os.replace(staging, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,7 +150,7 @@ class ColdStart:
         ``items.parquet``, ``vectors.npy`` and ``context_vectors.npy``.
         """
         target = Path(directory)
-        with _staged(target) as staging:
+        with staged_directory(target) as staging:
             self.mapper.save(staging)
             if len(self):
                 pl.DataFrame({"item_id": list(self.item_ids)}, schema={"item_id": pl.String}).write_parquet(

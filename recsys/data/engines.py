@@ -18,18 +18,17 @@ are committed by Spark itself (``_SUCCESS`` marks a complete one).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
+from recsys._atomic import staged_directory
 from recsys.config import DataConfig, SessionConfig
 from recsys.data.load import read_configured_events
 from recsys.data.sessions import sessionize_lazy
@@ -72,25 +71,12 @@ def _local(location: str | Path) -> Path:
     return Path(re.sub(r"^file://", "", str(location)))
 
 
-@contextmanager
-def _staged_directory(target: Path, *, overwrite: bool) -> Iterator[Path]:
+def _staged_directory(target: Path, *, overwrite: bool) -> AbstractContextManager[Path]:
     """A fresh directory beside ``target``, renamed into it when the block succeeds (removed if it fails)."""
     if target.exists() and not overwrite:
         raise ConfigError(f"{target} already exists; pass --overwrite to replace it, or choose another --out")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f"{target.name}.partial-{os.getpid()}")  # not hidden: Spark skips names starting with "."
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        yield staging
-        if target.exists():
-            old = target.with_name(f".{target.name}.{os.getpid()}.old")
-            os.replace(target, old)
-            os.replace(staging, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    # not hidden: Spark skips names starting with "."; not created: the engines create their output themselves
+    return staged_directory(target, hidden=False, create=False)
 
 
 def _session_options(sessions: SessionConfig) -> dict[str, object]:
