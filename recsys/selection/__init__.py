@@ -12,7 +12,14 @@ A stage between the split and the final training that returns the resolved
 
 from recsys.selection._collapse import CollapseCheck, check_collapse
 from recsys.selection._defaults import resolve_defaults, training_amount
-from recsys.selection._select import Candidate, Selection, choose_config, validation_split
+from recsys.selection._select import (
+    Candidate,
+    Selection,
+    choose_config,
+    selection_score,
+    training_cost,
+    validation_split,
+)
 from recsys.selection._stats import CorpusStats, corpus_stats
 
 __all__ = [
@@ -24,6 +31,8 @@ __all__ = [
     "choose_config",
     "corpus_stats",
     "resolve_defaults",
+    "selection_score",
     "training_amount",
+    "training_cost",
     "validation_split",
 ]

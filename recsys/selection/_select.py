@@ -23,10 +23,9 @@ import polars as pl
 
 from recsys.config import Item2VecConfig, Relation, SelectionConfig, SelectionMetric
 from recsys.errors import TrainingDivergedError
-from recsys.data.split import random_split
 from recsys.directional import distance_weights
 from recsys.evaluation.baselines import PopularBaseline
-from recsys.evaluation.cases import EvaluationCases, build_cases
+from recsys.evaluation.cases import EvaluationCases, build_cases, train_validation_split
 from recsys.evaluation.methods import Item2VecMethod
 from recsys.evaluation.protocol import evaluate_method
 from recsys.item2vec import train
@@ -121,7 +120,7 @@ def validation_split(
     n_words = int(train_sequences["items"].list.len().sum())
     fraction = max(selection.validation_fraction, min(0.3, MIN_VALIDATION_WORDS / max(n_words, 1)))
     fraction = min(fraction, MAX_VALIDATION_SEQUENCES / max(train_sequences.height, 1))
-    return random_split(train_sequences, test_fraction=fraction, seed=selection.seed)
+    return train_validation_split(train_sequences, validation_fraction=fraction, seed=selection.seed)
 
 
 def _candidates(config: Item2VecConfig, stats: CorpusStats) -> list[tuple[str, Item2VecConfig]]:
