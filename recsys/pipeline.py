@@ -201,7 +201,8 @@ def _select(config: PipelineConfig, train_sequences: pl.DataFrame, say: Callable
     def report(candidate: Candidate) -> None:
         scores = ", ".join(f"{relation} {value:.4f}" for relation, value in candidate.scores.items())
         flag = f"  [collapsed: {'; '.join(candidate.collapse.reasons)}]" if candidate.collapse.collapsed else ""
-        say(f"  candidate {candidate.name} (epochs {candidate.config.epochs}, alpha {candidate.config.alpha:g}): "
+        say(f"  candidate {candidate.name} (epochs {candidate.config.epochs}, alpha {candidate.config.alpha:g}, "
+            f"window {candidate.config.window}): "
             f"validation {metric} {scores}; {candidate.train_seconds:.1f} s{flag}")
 
     selection = choose_config(train_sequences, config.item2vec, config.selection, k=k, on_candidate=report)

@@ -341,13 +341,14 @@ def log_selection(selection: Selection, *, metric: str) -> None:
     """Log how item2vec's configuration was chosen to the active run.
 
     Each candidate becomes a nested run (tag ``selection_candidate``, its
-    options as params, validation metrics under ``validation/``); the active
-    run gets the corpus statistics (``corpus/...``), the candidates' cost in
-    trainings (``selection/trainings``), each candidate's selection score (``selection/<candidate>_score``; ``metric`` names it in
-    the tag ``selection.metric``), the time
-    spent and allowed, the tag ``selection.chosen`` and, when every
-    candidate failed the collapse guard, ``selection.collapse`` with the
-    chosen one's reasons.
+    options as params, validation metrics under ``validation/``, its cost
+    in trainings). The active run gets the corpus statistics
+    (``corpus/...``), each candidate's selection score
+    (``selection/<candidate>_score``; the tag ``selection.metric`` names it,
+    ``metric``), the wall time and the candidates' cost in trainings
+    (``selection/seconds``, ``selection/trainings``), the tag
+    ``selection.chosen`` and, when every candidate failed the collapse
+    guard, ``selection.collapse`` with the chosen one's reasons.
     """
     run = mlflow.active_run()
     assert run is not None, "log_selection needs an active run"
@@ -361,7 +362,6 @@ def log_selection(selection: Selection, *, metric: str) -> None:
                   "chosen": str(candidate is selection.chosen).lower()},
             params=candidate.config.model_dump(mode="json"),
             metrics={**{f"validation/{k}": v for k, v in candidate.metrics.items()},
-                     "validation/concentration": candidate.collapse.concentration,
                      "train_seconds": candidate.train_seconds, "selection/trainings": candidate.cost},
         )
     metrics = {f"corpus/{k}": float(v) for k, v in selection.stats.as_dict().items()}
