@@ -28,16 +28,9 @@ from recsys.data.readers import read_sequences
 from recsys.data.synthetic_events import EventsSynthConfig, generate_events
 from recsys.errors import DataError
 
+from recsys.data import spark_sessions
+
 from conftest import require
-
-try:
-    import pyspark  # noqa: F401
-except ImportError:
-    require("PySpark is not installed (extra recsys[spark])")
-if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-    require("no Java runtime")
-
-from recsys.data import spark_sessions  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ISO_TIMES = [
@@ -47,6 +40,17 @@ ISO_TIMES = [
     "2024-01", "2024", "20240131", "2024-01-31T12:00:00 +02:00", "2024-01-31T12", "2024-02-30", "2024-01-31T25:00:00",
     "2024-01-31t12:00:00", "1706702400", "1706702400.25", " 1706702400 ", "-5", "1e9", "nan", "inf", "", "x",
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _spark_installed() -> None:
+    """PySpark and a Java runtime, or a skip (a failure in CI, where .ci/run installs them)."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        require("PySpark is not installed (extra recsys[spark])")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        require("no Java runtime")
 
 
 @pytest.fixture(scope="module")
