@@ -18,10 +18,10 @@ from pathlib import Path
 import polars as pl
 
 from recsys.config import load_pipeline_config
+from recsys.data.load import load_training_data
 from recsys.data.split import random_split
 from recsys.data.synthetic import SynthConfig, generate_playlists
 from recsys.data.synthetic_replay import ReplayConfig, generate_replays
-from recsys.pipeline import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "pipelines" / "configs"
@@ -47,7 +47,7 @@ def _split(sequences: pl.DataFrame, seed: int = 42) -> tuple[pl.DataFrame, pl.Da
 
 def _dataset(name: str) -> pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame]:
     """All sequences of a shared dataset (train and test pooled), through its pipeline config."""
-    prepared = prepare(load_pipeline_config(CONFIGS / f"{name}.toml"))
+    prepared = load_training_data(load_pipeline_config(CONFIGS / f"{name}.toml"))
     return prepared.train, prepared.test
 
 

@@ -24,9 +24,9 @@ from pathlib import Path
 from _common import write_section
 
 from recsys.config import load_pipeline_config
+from recsys.data.load import load_training_data
 from recsys.data.synthetic import write_synthetic
 from recsys.evaluation.cold_start import SUBSETS, ColdStartReport, evaluate_cold_start
-from recsys.pipeline import prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "pipelines" / "configs"
@@ -113,7 +113,7 @@ def main() -> None:
             print(f"skipping {name}: {missing[0]} is absent", file=sys.stderr)
             continue
         print(f"== {name}", file=sys.stderr)
-        prepared = prepare(config)
+        prepared = load_training_data(config)
         assert prepared.metadata is not None
         reports.append(evaluate_cold_start(config, prepared.train, prepared.test, prepared.metadata,
                                            say=lambda message: print(f"  {message}", file=sys.stderr)))

@@ -34,10 +34,7 @@ from recsys import run_report, tracking
 from recsys.store import tracked_run
 from recsys.plots import metric_at_k_figure
 
-__all__ = ["PreparedData", "TrainingResult", "prepare", "run_training"]
-
-prepare = load_training_data
-"""The data entry point, :func:`recsys.data.load.load_training_data` (kept under its old name)."""
+__all__ = ["PreparedData", "TrainingResult", "run_training"]
 
 
 @dataclass(frozen=True)
@@ -121,7 +118,7 @@ def run_training(
         config = config.model_copy(update={"item2vec": selection.config})
         with stages.stage("log"):
             tracking.log_item2vec_config(selection.config)
-            tracking.log_selection(selection, metric=f"{config.selection.metric}_at_{config.evaluation.headline_k}")
+            tracking.log_selection(selection, metric=_selection_metric(config))
 
         say(f"training item2vec on {prepared.counts['train_sequences']:,} sequences")
         started = time.perf_counter()
@@ -191,10 +188,15 @@ def run_training(
     )
 
 
+def _selection_metric(config: PipelineConfig) -> str:
+    """The name of what the automatic selection ranks by, at the headline cut-off (``hr+ndcg_at_10``)."""
+    return f"{config.selection.metric}_at_{config.evaluation.headline_k}"
+
+
 def _select(config: PipelineConfig, train_sequences: pl.DataFrame, say: Callable[[str], None]) -> Selection:
     """Resolve item2vec's configuration (automatic selection or data-adaptive rules), saying what happens."""
     k = config.evaluation.headline_k
-    metric = f"{config.selection.metric}_at_{k}"
+    metric = _selection_metric(config)
     if config.selection.auto:
         say("choosing item2vec's configuration on a validation split")
 

@@ -208,7 +208,7 @@ def evaluate_cold_start(
     config
         The pipeline configuration (``item2vec``, ``cold_start``, ``evaluation``).
     train_sequences, test_sequences
-        Training and test sequences, as :func:`recsys.pipeline.prepare` made them.
+        Training and test sequences, as :func:`recsys.data.load.load_training_data` made them.
     metadata
         The items' metadata.
     warm_vectors
