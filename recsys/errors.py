@@ -22,6 +22,7 @@ __all__ = [
     "StoredStructureWarning",
     "TrainingDivergedError",
     "CollapseWarning",
+    "first_line",
 ]
 
 
@@ -158,14 +159,10 @@ class RunInterrupted(KeyboardInterrupt):
         self.run_id = run_id
         super().__init__(f"interrupted: MLflow run {run_id} marked KILLED, nothing registered")
 
-    def __str__(self) -> str:
-        return str(self.args[0])
-
 
 class RecsysWarning(UserWarning):
     """Something the user should know that does not stop the work (for example a
     champion model whose MLflow run is gone)."""
-    """A model could not be found or loaded from the given location."""
 
 
 class StoredStructureWarning(UserWarning):
@@ -182,3 +179,13 @@ class CollapseWarning(UserWarning):
     Raised as a warning (training still finishes, and the run is tagged
     ``collapse``) by the collapse guard of :mod:`recsys.selection`.
     """
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none.
+
+    Libraries (polars, SQLAlchemy, MLflow) add multi-line hints and context;
+    a one-line error message quotes only the first line.
+    """
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

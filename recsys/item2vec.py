@@ -25,7 +25,7 @@ from gensim.models.callbacks import CallbackAny2Vec
 from recsys._atomic import staged_directory
 from recsys.config import Item2VecConfig, Relation
 from recsys.data._schema import check_sequences
-from recsys.errors import DataError, ModelLoadError, TrainingDivergedError
+from recsys.errors import DataError, ModelLoadError, TrainingDivergedError, first_line
 from recsys.manifest import verify_manifest, write_manifest
 from recsys.vocab import Vocabulary, item_frequencies
 
@@ -208,8 +208,7 @@ class ItemVectors:
                 "pass a directory written by ItemVectors.save or a trained model"
             ) from None
         except (ValueError, KeyError, TypeError, OSError, EOFError, pl.exceptions.PolarsError) as error:
-            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            raise ModelLoadError(f"{source}: corrupt item-vectors directory: {first_line}") from None
+            raise ModelLoadError(f"{source}: corrupt item-vectors directory: {first_line(error)}") from None
 
 
 def _content_digest(vectors: ItemVectors) -> str:

@@ -31,7 +31,7 @@ import polars as pl
 
 from recsys.config import NEXT_SESSION_DECAY, Relation
 from recsys.data._schema import check_metadata, check_sequences
-from recsys.errors import ConfigError, ModelLoadError, UnknownItemError
+from recsys.errors import ConfigError, ModelLoadError, UnknownItemError, first_line
 from recsys.index import EF_CONSTRUCTION, HNSW_M, TARGET_RECALL, AnnReport, ExactIndex, HNSWIndex, build_hnsw
 from recsys.item2vec import ItemVectors
 from recsys.neighbours import ExportReport, NeighbourTable, Progress, export_neighbours
@@ -298,8 +298,7 @@ class Recommender:
         try:
             metadata = pl.read_parquet(metadata_path) if metadata_path else None
         except (OSError, pl.exceptions.PolarsError) as error:
-            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            raise ModelLoadError(f"{metadata_path}: unreadable item metadata ({first_line}); "
+            raise ModelLoadError(f"{metadata_path}: unreadable item metadata ({first_line(error)}); "
                                  "restore the file or log the model again") from None
         cold_start = None
         if cold_start_dir is not None:

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import mlflow
 
-from recsys.errors import RunInterrupted, TrackingStoreError
+from recsys.errors import RunInterrupted, TrackingStoreError, first_line
 from recsys.quiet import quiet_mlflow
 
 __all__ = [
@@ -81,10 +81,9 @@ def _raised_in_store(error: BaseException) -> bool:
     return False
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    line = text.splitlines()[0] if text else type(error).__name__
-    line = re.sub(r"^\((?:sqlite3|psycopg2?|pymysql)\.\w+\)\s*", "", line)
+def _store_message(error: BaseException) -> str:
+    """The first line of a store failure, without the database driver's prefix, at most 200 characters."""
+    line = re.sub(r"^\((?:sqlite3|psycopg2?|pymysql)\.\w+\)\s*", "", first_line(error))
     return line if len(line) <= 200 else line[:197] + "..."
 
 
@@ -137,7 +136,7 @@ def describe_failure(error: BaseException, uri: str) -> TrackingStoreError:
         return TrackingStoreError(uri, f"cannot create or open the database file {database or ''}".rstrip(),
                                   f"check that {database.parent if database else 'its directory'} is a writable "
                                   f"directory, or {elsewhere}")
-    return TrackingStoreError(uri, _first_line(error), _DEFAULT_FIX)
+    return TrackingStoreError(uri, _store_message(error), _DEFAULT_FIX)
 
 
 @contextlib.contextmanager

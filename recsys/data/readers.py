@@ -26,7 +26,7 @@ from typing import Any, Literal
 import polars as pl
 
 from recsys.data._schema import check_metadata, check_sequences
-from recsys.errors import DataError
+from recsys.errors import DataError, first_line
 
 __all__ = [
     "check_file",
@@ -213,7 +213,7 @@ def _scan(
     except pl.exceptions.NoDataError:
         raise DataError("empty file: no header and no rows", path=path, fix=_EMPTY_FIX) from None
     except pl.exceptions.PolarsError as error:
-        raise DataError(f"cannot read the file: {_first_line(error)}", path=path) from None
+        raise DataError(f"cannot read the file: {first_line(error)}", path=path) from None
     return frame, is_csv
 
 
@@ -227,11 +227,6 @@ def _name_columns(frame: pl.LazyFrame, names: tuple[str, ...], path: Path) -> pl
             fix="give one name per column (and check the separator)",
         )
     return frame.rename(dict(zip(found, names)))
-
-
-def _first_line(error: Exception) -> str:
-    """First line of an exception's message (polars adds multi-line hints)."""
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def _check_columns(frame: pl.LazyFrame, columns: dict[str, str], path: Path) -> pl.Schema:
@@ -315,7 +310,7 @@ def _validate_events(
         ).collect()
     except pl.exceptions.PolarsError as error:
         raise DataError(
-            f"cannot read the file: {_first_line(error)}",
+            f"cannot read the file: {first_line(error)}",
             path=path,
             fix="check the separator and that the file is valid UTF-8 CSV or Parquet",
         ) from None
@@ -602,7 +597,7 @@ def read_sequences(path: str | Path) -> pl.DataFrame:
         frame = pl.read_parquet([str(file) for file in files])
     except pl.exceptions.PolarsError as error:
         raise DataError(
-            f"cannot read the sequences: {_first_line(error)}",
+            f"cannot read the sequences: {first_line(error)}",
             path=path,
             fix="pass Parquet files with the columns sequence_id (string) and items (list of strings)",
         ) from None
@@ -697,7 +692,7 @@ def read_metadata_csv(
         raise DataError("empty file: no header and no rows", path=path, fix=_EMPTY_FIX) from None
     except pl.exceptions.PolarsError as error:
         raise DataError(
-            f"cannot read the file: {_first_line(error)}",
+            f"cannot read the file: {first_line(error)}",
             path=path,
             fix="check the separator and that the file is valid UTF-8 CSV",
         ) from None
