@@ -21,7 +21,7 @@ from contextlib import contextmanager
 __all__ = ["VERBOSE_ENV", "is_verbose", "quiet_mlflow"]
 
 VERBOSE_ENV = "RECSYS_VERBOSE"
-"""Environment variable that turns the silencing off (``1``, ``true`` or ``yes``)."""
+"""Environment variable that turns the silencing off (``1``, ``true``, ``yes`` or ``on``)."""
 
 _PROGRESS_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 _lock = threading.Lock()

@@ -32,7 +32,7 @@ from recsys._atomic import staged_directory
 from recsys.config import DataConfig, SessionConfig
 from recsys.data.load import read_configured_events
 from recsys.data.sessions import sessionize_lazy
-from recsys.errors import ConfigError, RecsysError
+from recsys.errors import ConfigError, RecsysError, first_line
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -79,18 +79,13 @@ def _staged_directory(target: Path, *, overwrite: bool) -> AbstractContextManage
     return staged_directory(target, hidden=False, create=False)
 
 
-def _session_options(sessions: SessionConfig) -> dict[str, object]:
-    return {"gap_minutes": sessions.gap_minutes, "drop_repeats": sessions.drop_repeats,
-            "max_length": sessions.max_length}
-
-
 def _prepare_polars(events: Path, staging: Path, data: DataConfig, sessions: SessionConfig) -> tuple[int, int]:
     """Sessionize with one streaming polars query into ``staging/part-00000.parquet``; (events, sequences)."""
     frame = read_configured_events(data, events)
     n_events = int(frame.select(pl.len()).collect().item())
     staging.mkdir(parents=True)
     part = staging / "part-00000.parquet"
-    sessionize_lazy(frame, **_session_options(sessions)).sink_parquet(part)  # type: ignore[arg-type]
+    sessionize_lazy(frame, **sessions.model_dump()).sink_parquet(part)  # type: ignore[arg-type]
     return n_events, int(pl.scan_parquet(part).select(pl.len()).collect().item())
 
 
@@ -108,9 +103,8 @@ def _start_spark(master: str | None, conf: Mapping[str, str] | None) -> tuple["S
     try:
         return spark_session(master=master, conf=conf), started
     except Exception as error:  # PySpark raises its own runtime errors when Java is missing or the master is wrong
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise RecsysError(
-            f"Spark did not start ({first}); it needs a Java runtime (Debian: apt-get install "
+            f"Spark did not start ({first_line(error)}); it needs a Java runtime (Debian: apt-get install "
             "default-jre-headless, or set JAVA_HOME) and a reachable --master"
         ) from None
 
@@ -122,7 +116,7 @@ def _prepare_spark(
     from recsys.data.spark_sessions import read_events_spark, sessionize_spark
 
     frame, n_events = read_events_spark(spark, events, data)
-    sequences = sessionize_spark(frame, **_session_options(sessions))  # type: ignore[arg-type]
+    sequences = sessionize_spark(frame, **sessions.model_dump())  # type: ignore[arg-type]
     sequences.write.mode("overwrite" if overwrite else "errorifexists").parquet(target)
     return n_events, spark.read.parquet(target).count()
 

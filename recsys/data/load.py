@@ -1,7 +1,7 @@
 """One way into the data: a pipeline config in, training and test sequences out.
 
-:func:`load_training_data` is the only thing the pipeline, the sweep and the
-evaluation ask of :mod:`recsys.data`. Everything that depends on the input
+:func:`load_training_data` is how the pipeline, the sweep and the
+evaluation read their data. Everything that depends on the input
 lives behind it: the format (``data.format``), its reader and reader options,
 the streaming and cached preparation of events, the split method
 (``split.method``) and the pruning of rare items.
@@ -136,9 +136,7 @@ def _split_by_time(config: PipelineConfig, stages: StageTimer) -> tuple[pl.DataF
         )
     with stages.stage("read"):
         events = read_configured_events(config.data).collect()
-    sessions = config.sessions
-    options = {"gap_minutes": sessions.gap_minutes, "drop_repeats": sessions.drop_repeats,
-               "max_length": sessions.max_length}
+    options = config.sessions.model_dump()  # gap_minutes, drop_repeats, max_length: sessionize's options
     with stages.stage("sessionize"):
         train_events, test_events = time_split(events, test_fraction=config.split.test_fraction)
         return sessionize(train_events, **options), sessionize(test_events, **options), events.height

@@ -172,9 +172,7 @@ def prepare_events(
         )
     directory.mkdir(parents=True, exist_ok=True)
     staging = parquet.with_name(f".{parquet.name}.{os.getpid()}.tmp")
-    query = sessionize_lazy(
-        events, gap_minutes=sessions.gap_minutes, drop_repeats=sessions.drop_repeats, max_length=sessions.max_length
-    )
+    query = sessionize_lazy(events, **sessions.model_dump())
     with stages.stage("sessionize"), progress.task("sessionizing", total=n_events, unit="event") as task:
         try:
             query.sink_parquet(staging)

@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from recsys.config import DataConfig
-from recsys.errors import ConfigError, DataError
+from recsys.data.readers import _CSV_SEPARATORS, _PARQUET_SUFFIXES
+from recsys.errors import ConfigError, DataError, first_line
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -37,8 +38,6 @@ _SESSION_CONF = {
     "spark.sql.session.timeZone": "UTC",  # naive times are UTC, as in the polars reader
     "spark.sql.ansi.enabled": "false",  # unparseable values become null (then reported), as in polars
 }
-_CSV_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
-_PARQUET_SUFFIXES = (".parquet", ".pq")
 _TIME_FIX = "use unix seconds or ISO 8601 (2024-01-31T12:00:00), or set data.time_unit"
 _MAX_MICROS = 253_402_300_799_999_999
 """9999-12-31T23:59:59.999999, the latest time Spark holds."""
@@ -253,7 +252,7 @@ def read_events_spark(spark: "SparkSession", path: str, data: DataConfig) -> tup
     try:
         frame = _scan(spark, path, data)
     except AnalysisException as error:
-        raise DataError(f"cannot read the events: {str(error).strip().splitlines()[0]}", path=path,
+        raise DataError(f"cannot read the events: {first_line(error)}", path=path,
                         fix="check the path (and that it is CSV or Parquet)") from None
     columns = {"user": data.user_column, "item": data.item_column, "time": data.time_column}
     for role, name in columns.items():

@@ -49,7 +49,7 @@ class ReplayConfig(BaseModel):
     (otherwise it is drawn from the whole catalogue by popularity)."""
 
     albums_per_session: float = Field(2.0, ge=1.0)
-    """Mean number of albums played in a session (1 + a geometric number)."""
+    """Mean number of albums played in a session (a geometric number, at least 1)."""
 
     from_start: float = Field(0.7, ge=0.0, le=1.0)
     """Probability that an album is played from its first track (otherwise
@@ -117,12 +117,12 @@ def generate_replays(config: ReplayConfig = ReplayConfig()) -> tuple[pl.DataFram
     popularity = rng.permutation(popularity)
     popularity /= popularity.sum()
     ids, sequences = [], []
+    count = min(config.favourites, config.n_albums)
     for listener in range(config.n_listeners):
-        count = min(config.favourites, config.n_albums)
         favourites = rng.choice(config.n_albums, size=count, replace=False, p=popularity)
         for session in range(config.sessions_per_listener):
             played: list[int] = []
-            for _ in range(1 + int(rng.geometric(1.0 / config.albums_per_session)) - 1):
+            for _ in range(int(rng.geometric(1.0 / config.albums_per_session))):
                 if rng.random() < config.favourite_share:
                     album = int(favourites[rng.integers(0, count)])
                 else:
