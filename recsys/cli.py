@@ -153,12 +153,12 @@ def prepare_command(events: str | None, out: str, engine: str, config_path: Path
 # -------------------------------------------------------------------- train
 def _print_results(result: Any) -> None:
     from recsys.evaluation.protocol import MethodResult
+    from recsys.tracking import HEADLINE_FAMILIES
 
     results: list[MethodResult] = result.results
-    families = ("hr", "ndcg", "mrr", "coverage")
     ks = sorted({int(k) for n in results[0].metrics if n.startswith("hr_at_") and (k := n[len("hr_at_"):]).isdigit()})
     k = 10 if 10 in ks else ks[0]
-    names = [f"{family}_at_{k}" for family in families] + [f"hr_at_{other}" for other in ks if other != k]
+    names = [f"{family}_at_{k}" for family in HEADLINE_FAMILIES] + [f"hr_at_{other}" for other in ks if other != k]
     width = max(len(r.method) for r in results)
     click.echo("")
     click.echo(f"{'method':<{width}}  " + "  ".join(f"{n:>14}" for n in names))

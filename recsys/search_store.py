@@ -21,7 +21,9 @@ place, so a reader never sees half of one.
 
 Models logged with :func:`recsys.tracking.log_model` and registered carry
 their structures from the start: registration builds them into the logged
-artifacts, so every replica that downloads the model finds them.
+artifacts, so every replica that downloads the model finds them. A model
+with cold items (``recsys add-items``) carries none: its catalogue is not
+the trained one, so a recommender builds its structures in memory.
 """
 
 from __future__ import annotations

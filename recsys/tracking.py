@@ -30,17 +30,17 @@ from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 from recsys.config import Item2VecConfig, PipelineConfig
 from recsys.data.digest import file_digest
 from recsys.data.prepare import PreparedSequences
-from recsys.errors import ModelLoadError, RecsysWarning, TrackingStoreError
+from recsys.errors import ModelLoadError, RecsysWarning, TrackingStoreError, first_line
 from recsys.evaluation.protocol import MethodResult
 from recsys.index import AnnReport
 from recsys.item2vec import EpochReport, ItemVectors
 from recsys.pyfunc import COLD_START_ARTIFACT, METADATA_ARTIFACT, VECTORS_ARTIFACT
-from recsys.selection import Selection
 from recsys.quiet import quiet_mlflow
-from recsys.store import check_store, store_errors, store_lock
+from recsys.store import check_store, sqlite_path, store_errors, store_lock
 
 if TYPE_CHECKING:
     from recsys.coldstart import ColdStart
+    from recsys.selection import Selection
 
 __all__ = [
     "HEADLINE_FAMILIES",
@@ -62,6 +62,7 @@ __all__ = [
     "local_model_dir",
     "registered_version",
     "promote_champion",
+    "latest_version",
     "git_commit",
     "artifact_root",
     "ARTIFACT_ROOT_ENV",
@@ -121,10 +122,8 @@ def artifact_root(tracking_uri: str) -> str | None:
     configured = os.environ.get(ARTIFACT_ROOT_ENV)
     if configured:
         return configured if re.match(r"^[A-Za-z][\w+.-]*:", configured) else Path(configured).resolve().as_uri()
-    match = re.match(r"sqlite:///(.+)$", tracking_uri)
-    if not match:
-        return None
-    return (Path(match.group(1)).parent / "artifacts").resolve().as_uri()
+    database = sqlite_path(tracking_uri)
+    return None if database is None else (database.parent / "artifacts").resolve().as_uri()
 
 
 def experiment_id(name: str) -> str:
@@ -440,6 +439,7 @@ def _signature() -> ModelSignature:
                 ColSpec("long", "rank"),
                 ColSpec("string", "item_id"),
                 ColSpec("float", "score"),
+                ColSpec("boolean", "cold"),
             ]
         ),
         params=ParamSchema([ParamSpec("k", "long", 10), ParamSpec("relation", "string", "")]),
@@ -461,7 +461,9 @@ def log_model(
 
     A model that is registered carries its prepared search structures
     (:mod:`recsys.search_store`): they are built here, once, so that every
-    replica serving it starts without building them.
+    replica serving it starts without building them. A model with cold
+    items does not: its catalogue is not the trained one, and a recommender
+    builds its own structures for it.
 
     Returns
     -------
@@ -473,7 +475,7 @@ def log_model(
     package_dir = Path(recsys.__file__).resolve().parent
     with tempfile.TemporaryDirectory() as staging:
         artifacts = {VECTORS_ARTIFACT: str(vectors.save(Path(staging) / VECTORS_ARTIFACT))}
-        if registered_model:
+        if registered_model and (cold_start is None or len(cold_start) == 0):
             from recsys.recommender import Recommender
 
             Recommender.from_directory(artifacts[VECTORS_ARTIFACT]).prepare()
@@ -533,9 +535,14 @@ def promote_champion(
     versions = client.search_model_versions(f"name='{registered_model}' and run_id='{run_id}'")
     if not versions:
         return False, None
-    version = max(versions, key=lambda v: int(v.version))
+    version = latest_version(versions)
     with store_lock(mlflow.get_tracking_uri(), f"{alias}:{registered_model}"):  # runs finishing at once take turns
         return _promote(client, registered_model, version, client.get_run(run_id), metric=metric, alias=alias)
+
+
+def latest_version(versions: list[Any]) -> Any:
+    """The newest of some registered model versions (the highest version number)."""
+    return max(versions, key=lambda v: int(v.version))
 
 
 def _promote(
@@ -598,7 +605,7 @@ def registered_version(uri: str) -> Any:
         versions = client.search_model_versions(f"name='{name}'")
         if not versions:
             raise ModelLoadError(f"{uri}: registered model {name!r} has no versions")
-        return max(versions, key=lambda v: int(v.version))
+        return latest_version(versions)
     return client.get_model_version(name, number)
 
 
@@ -660,6 +667,6 @@ def local_model_dir(uri: str) -> Path:
     except ModelLoadError:
         raise
     except Exception as error:  # MLflow raises several unrelated types here
-        text = str(error).strip()
-        first_line = text.splitlines()[0] if text else type(error).__name__
-        raise ModelLoadError(f"{uri}: cannot load model from {mlflow.get_tracking_uri()}: {first_line}") from None
+        raise ModelLoadError(
+            f"{uri}: cannot load model from {mlflow.get_tracking_uri()}: {first_line(error)}"
+        ) from None

@@ -22,6 +22,7 @@ from recsys import tracking
 from recsys.data.readers import read_metadata
 from recsys.errors import ModelLoadError
 from recsys.recommender import Recommender
+from recsys.store import store_lock, tracked_run
 
 __all__ = ["AddItemsResult", "add_items"]
 
@@ -73,18 +74,17 @@ def _base(uri: str) -> _Base:
     versions = mlflow.MlflowClient().search_model_versions(f"run_id='{run_id}'")
     if not versions:
         return _Base(run_id, None, None, ())
-    version = max(versions, key=lambda v: int(v.version))
+    version = tracking.latest_version(versions)
     return _Base(run_id, version.name, version.version, tuple(version.aliases))
 
 
-def _copy_base_run(client: Any, base_run_id: str) -> None:
+def _copy_base_run(base: Any) -> None:
     """Copy the base run's params, final metrics and dataset tags to the active run.
 
     The trained vectors are the same, so their evaluation is too; the
     registry's champion check (same test split, ``hr_at_10``) then treats the
     new version like the one it was made from.
     """
-    base = client.get_run(base_run_id)
     params = base.data.params
     keys = list(params)
     for start in range(0, len(keys), 100):
@@ -140,19 +140,20 @@ def add_items(
     base = _base(model_uri)
     name = registered_model or base.registered_model or "item2vec"
     client = mlflow.MlflowClient()
-    experiment = client.get_run(base.run_id).info.experiment_id if base.run_id else tracking.experiment_id("add-items")
+    base_run = client.get_run(base.run_id) if base.run_id else None
+    experiment = base_run.info.experiment_id if base_run else tracking.experiment_id("add-items")
     tags = {
         "base_model_uri": model_uri,
         "cold_start.added_items": str(len(added)),
         "mlflow.note.content": f"{len(added)} item(s) added to {model_uri} with vectors from their metadata "
                                f"({len(updated.cold_item_ids)} cold items in all).",
     }
-    if base.run_id:
-        training_run = client.get_run(base.run_id).data.tags.get("training_run_id", base.run_id)
+    if base_run:
+        training_run = base_run.data.tags.get("training_run_id", base.run_id)
         tags.update({"base_run_id": base.run_id, "training_run_id": training_run, "mlflow.parentRunId": training_run})
-    with mlflow.start_run(experiment_id=experiment, run_name="add-items", tags=tags) as run:
-        if base.run_id:
-            _copy_base_run(client, base.run_id)
+    with tracked_run(experiment_id=experiment, run_name="add-items", tags=tags) as run:
+        if base_run:
+            _copy_base_run(base_run)
         mlflow.log_metrics({"cold_start/n_added": float(len(added)),
                             "cold_start/n_cold_items": float(len(updated.cold_item_ids))})
         mlflow.log_artifact(str(metadata_path), artifact_path="added_items")
@@ -163,10 +164,11 @@ def add_items(
     versions = client.search_model_versions(f"name='{name}' and run_id='{run.info.run_id}'")
     if not versions:
         raise ModelLoadError(f"the new model of run {run.info.run_id} was not registered as {name!r}")
-    version = max(versions, key=lambda v: int(v.version)).version
+    version = tracking.latest_version(versions).version
     moved = tuple(dict.fromkeys((*base.aliases, *aliases))) if name == base.registered_model else tuple(aliases)
-    for alias in moved:
-        client.set_registered_model_alias(name, alias, version)
+    for alias in moved:  # under the lock promote_champion moves an alias with
+        with store_lock(mlflow.get_tracking_uri(), f"{alias}:{name}"):
+            client.set_registered_model_alias(name, alias, version)
     return AddItemsResult(
         run_id=run.info.run_id, model_uri=model, added=added, n_cold=len(updated.cold_item_ids),
         base_run_id=base.run_id, registered_model=name, version=str(version), aliases=moved,

@@ -23,14 +23,14 @@ import polars as pl
 
 from recsys import tracking
 from recsys.config import PipelineConfig, Relation
-from recsys.evaluation.baselines import make_baseline
+from recsys.data.load import load_training_data
 from recsys.errors import DataError
+from recsys.evaluation.baselines import make_baseline
 from recsys.evaluation.cases import EvaluationCases, build_cases
 from recsys.evaluation.cold_start import ColdStartReport, evaluate_cold_start
 from recsys.evaluation.methods import Item2VecMethod, Method
 from recsys.evaluation.metrics import bootstrap_difference
 from recsys.evaluation.protocol import MethodResult, evaluate_method, item_popularity
-from recsys.data.load import load_training_data
 from recsys.item2vec import ItemVectors
 from recsys.selection import choose_config
 from recsys.store import tracked_run
@@ -290,7 +290,7 @@ def _cold_start(
         warnings.warn(f"no cold-start protocol: {error}", stacklevel=2)
         return None
     if experiment is not None:
-        with mlflow.start_run(experiment_id=experiment, run_name="cold-start"):
+        with tracked_run(experiment_id=experiment, run_name="cold-start"):
             mlflow.set_tags({"method": "cold-start", "evaluation_report": report_id,
                              "git_commit": tracking.git_commit() or "unknown"})
             tracking.log_config(config)
