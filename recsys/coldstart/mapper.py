@@ -305,10 +305,12 @@ class MetadataMapper:
             return share(candidates)
 
         low, high = 1.0, _MAX_SCALE
-        if share_at(low) >= target:
-            return low, share_at(low) / target
-        if share_at(high) <= target:
-            return high, share_at(high) / target
+        at_low = share_at(low)
+        if at_low >= target:
+            return low, at_low / target
+        at_high = share_at(high)
+        if at_high <= target:
+            return high, at_high / target
         for _ in range(12):
             middle = (low + high) / 2
             low, high = (middle, high) if share_at(middle) < target else (low, middle)

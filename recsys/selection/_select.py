@@ -22,8 +22,8 @@ from typing import Literal
 import polars as pl
 
 from recsys.config import Item2VecConfig, Relation, SelectionConfig, SelectionMetric
-from recsys.errors import TrainingDivergedError
 from recsys.directional import distance_weights
+from recsys.errors import TrainingDivergedError
 from recsys.evaluation.baselines import PopularBaseline
 from recsys.evaluation.cases import EvaluationCases, build_cases, train_validation_split
 from recsys.evaluation.methods import Item2VecMethod
@@ -149,7 +149,6 @@ class _Validator:
         self.cases: EvaluationCases = build_cases(validation, "next_item")
         self.relations = relations
         self.k = k
-        self.metric = selection.metric
         self.selection = selection
         popular = evaluate_method(PopularBaseline().fit(fit), self.cases, ks=(k,))
         self.popular_hit_rate = popular.metrics[f"hr_at_{k}"]
@@ -177,7 +176,7 @@ class _Validator:
             )
             for relation, result in results.items()
         }
-        scores = {r: selection_score(results[r].metrics, self.metric, self.k) for r in relations}
+        scores = {r: selection_score(results[r].metrics, self.selection.metric, self.k) for r in relations}
         relation = max(relations, key=lambda r: (not checks[r].collapsed, scores[r]))
         return Candidate(
             name=name,
