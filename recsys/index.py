@@ -17,6 +17,7 @@ __all__ = [
     "AnnReport",
     "ExactIndex",
     "HNSWIndex",
+    "best_of",
     "build_hnsw",
     "knn",
     "normalize_rows",
@@ -212,16 +213,39 @@ class ExactIndex:
     def _search_block(
         self, queries: np.ndarray, k: int, exclude_rows: np.ndarray | None, mask: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        scores = queries @ self.vectors.T
-        if mask is not None:
-            scores[:, ~mask] = -np.inf
-        if exclude_rows is not None:
-            valid = exclude_rows >= 0
-            scores[np.flatnonzero(valid), exclude_rows[valid]] = -np.inf
-        rows = top_k(scores, k) if len(scores) > 1 else _top_k_row(scores[0], k)[None, :]
-        top_scores = np.take_along_axis(scores, rows, axis=1)
-        rows = np.where(np.isneginf(top_scores), -1, rows)
-        return rows, top_scores
+        return best_of(queries @ self.vectors.T, k, exclude_rows=exclude_rows, mask=mask)
+
+
+def best_of(
+    scores: np.ndarray, k: int, *, exclude_rows: np.ndarray | None = None, mask: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best items of each row of a score matrix, as :meth:`ExactIndex.search` returns them.
+
+    Parameters
+    ----------
+    scores
+        ``(n_queries, n_items)`` float32 scores; changed in place (excluded
+        items become ``-inf``).
+    k
+        Items per query.
+    exclude_rows, mask
+        As in :meth:`ExactIndex.search`.
+
+    Returns
+    -------
+    rows, scores
+        int64 and float32 arrays of shape ``(n_queries, min(k, n_items))``,
+        padded with -1 and ``-inf`` where fewer items are eligible.
+    """
+    if mask is not None:
+        scores[:, ~mask] = -np.inf
+    if exclude_rows is not None:
+        valid = exclude_rows >= 0
+        scores[np.flatnonzero(valid), exclude_rows[valid]] = -np.inf
+    rows = top_k(scores, k) if len(scores) > 1 else _top_k_row(scores[0], k)[None, :]
+    top_scores = np.take_along_axis(scores, rows, axis=1)
+    rows = np.where(np.isneginf(top_scores), -1, rows)
+    return rows, top_scores
 
 
 HNSW_M = 32

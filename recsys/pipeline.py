@@ -251,7 +251,7 @@ def _fit_cold_start(
     say("fitting the metadata mapper (vectors for new items)")
     try:
         with stages.stage("cold_start"):
-            cold_start = ColdStart(MetadataMapper(config.cold_start).fit(vectors, prepared.metadata))
+            cold_start = ColdStart(MetadataMapper(config.cold_start).fit(vectors, prepared.metadata, prepared.train))
     except DataError as error:
         warnings.warn(f"no metadata mapper for new items: {error}", stacklevel=2)
         mlflow.set_tag("cold_start", f"skipped: {error}")

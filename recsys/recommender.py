@@ -39,6 +39,7 @@ from recsys.search_store import SearchStore, StructureKind
 
 if TYPE_CHECKING:
     from recsys.coldstart import ColdStart
+    from recsys.coldstart.ranker import ColdNextScorer
 
 __all__ = [
     "Explanation",
@@ -185,6 +186,9 @@ class Preparation:
         return f"{self.relation}: {what} built in {self.seconds:.1f} s{where}"
 
 
+_NOT_MADE = object()
+"""Marks a structure made on first use that has not been made yet."""
+
 _HNSW_SETTINGS = {"m": HNSW_M, "ef_construction": EF_CONSTRUCTION, "target_recall": TARGET_RECALL}
 """What a stored HNSW graph must have been built with to be used."""
 
@@ -270,6 +274,8 @@ class Recommender:
         # stored structures belong to the trained model: a catalogue with cold items builds its own
         self.store = None if self._cold.any() else store
         self._build_lock = threading.Lock()
+        self._cold_next: object = _NOT_MADE
+        self._cold_next_lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -363,7 +369,9 @@ class Recommender:
         MLflow run if there is one). With a :attr:`store`, structures stored
         for this very model (same digest) are loaded instead of built, and
         what is built is stored (:mod:`recsys.search_store`);
-        :attr:`preparations` says which. Calling it again does nothing.
+        :attr:`preparations` says which. With cold items, preparing
+        ``"next"`` also makes what ranks it for them (their metadata
+        features). Calling it again does nothing.
 
         Parameters
         ----------
@@ -392,6 +400,8 @@ class Recommender:
                         space.table = self._table(space, progress)
             elif self.index != "exact":
                 self._hnsw(space)
+            if space.relation == "next":
+                self._cold_next_scorer()
         return self
 
     def _table(self, space: _Space, on_progress: Progress | None) -> NeighbourTable:
@@ -574,11 +584,44 @@ class Recommender:
     def _item_neighbours(
         self, space: _Space, rows: np.ndarray, k: int, mask: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Neighbour rows and scores of catalogue ``rows``, each row itself excluded."""
+        """Neighbour rows and scores of catalogue ``rows``, each row itself excluded.
+
+        A cold item's "next" is ranked by its cold start's
+        :class:`~recsys.coldstart.ranker.ColdNextScorer` (predicted vector,
+        metadata and popularity), exactly, over the whole catalogue.
+        """
+        cold = self._cold[rows] if space.relation == "next" else np.zeros(len(rows), dtype=bool)
+        scorer = self._cold_next_scorer() if cold.any() else None
+        if scorer is None:
+            return self._searched(space, rows, k, mask)
+        if cold.all():
+            return scorer.search(rows, k, mask)
+        width = min(k, len(self))
+        found = np.full((len(rows), width), -1, dtype=np.int64)
+        scores = np.full((len(rows), width), -np.inf, dtype=np.float32)
+        found[~cold], scores[~cold] = self._searched(space, rows[~cold], k, mask)
+        found[cold], scores[cold] = scorer.search(rows[cold], k, mask)
+        return found, scores
+
+    def _searched(
+        self, space: _Space, rows: np.ndarray, k: int, mask: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Neighbours from the space's table or search structure."""
         table = self._table_for(space, k, mask)
         if table is not None:
             return table.lookup(rows, k)
         return self._searcher(space).search(space.queries[rows], k, exclude_rows=rows, mask=mask)
+
+    def _cold_next_scorer(self) -> "ColdNextScorer | None":
+        """What ranks "next" for cold queries (made on first use), None when cold queries use the dot product."""
+        if self._cold_next is _NOT_MADE:
+            with self._cold_next_lock:
+                if self._cold_next is _NOT_MADE:
+                    self._cold_next = (
+                        None if self.cold_start is None or not self._cold.any()
+                        else self.cold_start.next_scorer(self.item_vectors, self.metadata)
+                    )
+        return self._cold_next  # type: ignore[return-value]
 
     def _popular_rows(self, k: int, mask: np.ndarray | None) -> np.ndarray:
         order = self._popular if mask is None else self._popular[mask[self._popular]]
@@ -648,7 +691,7 @@ class Recommender:
         if item_id not in self._vocab:
             return self._unknown(item_id, k, mask, on_unknown)
         row = self._vocab.row(item_id)
-        table = self._table_for(space, k, mask)
+        table = None if self._cold[row] else self._table_for(space, k, mask)
         if table is not None:  # the fast path: two slices of the table
             rows, scores = table.lookup(row, k)
             return Recommendations(self._ids[rows], scores.copy(), cold=self._cold[rows])

@@ -36,8 +36,10 @@ import polars as pl
 import scipy.sparse as sp
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
+from sklearn.preprocessing import normalize
 
 from recsys.coldstart.features import MetadataFeatures, choose_roles, empty_rows
+from recsys.coldstart.ranker import ColdQueryRanker, log_plays, transitions_from
 from recsys.config import ColdStartConfig
 from recsys.errors import DataError, ModelLoadError
 from recsys.index import normalize_rows
@@ -86,6 +88,8 @@ class MapperReport:
     input: SpaceFit
     output: SpaceFit | None
     seconds: float
+    query: ColdQueryRanker | None = None
+    """How "next" is ranked for a cold query (None without output vectors or sequences)."""
 
     def metrics(self, prefix: str = "cold_start/") -> dict[str, float]:
         """Flat metrics for MLflow: ``cold_start/input.r2``, ``cold_start/output.neighbour_recall_at_10``..."""
@@ -95,6 +99,15 @@ class MapperReport:
             f"{prefix}n_features": float(self.n_features),
             f"{prefix}fit_seconds": self.seconds,
         }
+        if self.query is not None:
+            metrics.update({
+                f"{prefix}query.vector_weight": self.query.vector,
+                f"{prefix}query.metadata_weight": self.query.metadata,
+                f"{prefix}query.popularity_weight": self.query.popularity,
+                f"{prefix}query.n_pairs": float(self.query.n_pairs),
+                f"{prefix}query.log_likelihood": self.query.log_likelihood,
+                f"{prefix}query.log_likelihood_vector_only": self.query.log_likelihood_vector_only,
+            })
         for name, fit in (("input", self.input), ("output", self.output)):
             if fit is None:
                 continue
@@ -111,6 +124,10 @@ class MapperReport:
         if self.output is not None:
             text += (f"; R² output {self.output.r2:.3f}, next recall@{_K} {self.output.neighbour_recall:.3f}, "
                      f"output scale {self.output.scale:.2f}")
+        if self.query is not None and self.query.n_pairs:
+            text += (f"; cold queries rank \"next\" by vector {self.query.vector:.3g}, metadata "
+                     f"{self.query.metadata:.3g}, popularity {self.query.popularity:.3g} "
+                     f"(fitted on {self.query.n_pairs:,} pairs)")
         return text
 
 
@@ -161,7 +178,9 @@ class MetadataMapper:
         self.config = config or ColdStartConfig()
 
     # ---------------------------------------------------------------- fitting
-    def fit(self, vectors: ItemVectors, metadata: pl.DataFrame) -> "MetadataMapper":
+    def fit(
+        self, vectors: ItemVectors, metadata: pl.DataFrame, sequences: pl.DataFrame | None = None
+    ) -> "MetadataMapper":
         """Fit on the items of ``vectors`` that have metadata.
 
         Parameters
@@ -170,6 +189,12 @@ class MetadataMapper:
             Trained vectors (input vectors, and output vectors if any).
         metadata
             The metadata contract frame (``item_id`` and string columns).
+        sequences
+            The training sequences ``vectors`` were trained on. With them
+            (and output vectors), the weights that rank "next" for a cold
+            query (:class:`~recsys.coldstart.ranker.ColdQueryRanker`) are
+            fitted on what followed the held-out warm items; without them a
+            cold query ranks by the dot product alone.
 
         Returns
         -------
@@ -217,6 +242,7 @@ class MetadataMapper:
         )
         output_fit = None
         self.output_, self.output_mean_, self.output_scale_ = None, None, 1.0
+        self.query_ranker_: ColdQueryRanker | None = None
         if outputs is not None:
             self.output_, (alpha, r2), predicted_outputs = self._fit_space(features, outputs, held, kept)
             self.output_mean_ = outputs[kept].mean(axis=0).astype(np.float32)
@@ -226,11 +252,52 @@ class MetadataMapper:
                 alpha=alpha, r2=r2, scale=scale, top10_share=share,
                 neighbour_recall=self._next_recall(vectors, rows, held, predicted_inputs, rng),
             )
+            if sequences is not None:
+                self.query_ranker_ = self._fit_query_ranker(vectors, sequences, features, rows, held, predicted_inputs)
         self.report_ = MapperReport(
             n_items=warm.height, n_validation=n_validation, n_features=self.features_.n_features_,
-            input=input_fit, output=output_fit, seconds=time.perf_counter() - started,
+            input=input_fit, output=output_fit, seconds=time.perf_counter() - started, query=self.query_ranker_,
         )
         return self
+
+    def _fit_query_ranker(
+        self, vectors: ItemVectors, sequences: pl.DataFrame, features: sp.csr_matrix, rows: np.ndarray,
+        held: np.ndarray, predicted_inputs: np.ndarray,
+    ) -> ColdQueryRanker:
+        """Weights for a cold query's "next", fitted on what followed the held-out items (their inputs predicted).
+
+        ``features`` are the warm items' (at catalogue ``rows``); ``predicted_inputs`` those of ``held``.
+        """
+        assert vectors.context_vectors is not None
+        held_rows = rows[held]
+        pairs = transitions_from(sequences, vectors.item_ids, starting_at=held_rows)
+        position = np.full(len(vectors), -1, dtype=np.int64)
+        position[held_rows] = np.arange(held_rows.size)
+        placement = sp.csr_matrix(
+            (np.ones(rows.size, dtype=np.float32), (rows, np.arange(rows.size))), shape=(len(vectors), rows.size)
+        )
+        return ColdQueryRanker.fit(
+            predicted_inputs[position[pairs[:, 0]]], pairs, vectors.context_vectors,
+            normalize((placement @ features).tocsr()), log_plays(vectors.counts), seed=self.config.seed,
+        )
+
+    def unit_features(self, item_ids: tuple[str, ...] | list[str], metadata: pl.DataFrame | None) -> sp.csr_matrix:
+        """Unit-norm features of ``item_ids`` in that order, a zero row for an item without metadata.
+
+        Parameters
+        ----------
+        item_ids
+            The items (a catalogue, in row order).
+        metadata
+            Metadata of (some of) the items; None gives every item a zero row.
+        """
+        if metadata is None:
+            return sp.csr_matrix((len(item_ids), self.features_.n_features_), dtype=np.float32)
+        frame = pl.DataFrame({"item_id": list(item_ids)}, schema={"item_id": pl.String}).join(
+            metadata.select("item_id", *self.features_.roles),
+            on="item_id", how="left", maintain_order="left",
+        )
+        return normalize(self.features_.transform(frame).tocsr().astype(np.float32))
 
     def _fit_space(
         self, features: sp.csr_matrix, targets: np.ndarray, held: np.ndarray, kept: np.ndarray
@@ -350,6 +417,7 @@ class MetadataMapper:
             "metadata_columns": self.metadata_columns_,
             "alphas": spaces,
             "output_scale": self.output_scale_,
+            "query_ranker": None if self.query_ranker_ is None else self.query_ranker_.to_json(),
             "report": report,
         }
         (directory / "mapper.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
@@ -380,10 +448,13 @@ class MetadataMapper:
                 )
                 mapper.output_mean_ = np.load(directory / "output_mean.npy")
             mapper.output_scale_ = float(payload["output_scale"])
+            ranker = payload.get("query_ranker")  # absent from mappers saved before it existed
+            mapper.query_ranker_ = None if ranker is None else ColdQueryRanker.from_json(ranker)
             report = payload["report"]
             mapper.report_ = MapperReport(
                 **{**report, "input": SpaceFit(**report["input"]),
-                   "output": SpaceFit(**report["output"]) if report["output"] else None}
+                   "output": SpaceFit(**report["output"]) if report["output"] else None,
+                   "query": mapper.query_ranker_}
             )
         except FileNotFoundError as error:
             raise ModelLoadError(

@@ -19,6 +19,7 @@ import polars as pl
 from recsys._atomic import staged_directory
 from recsys.coldstart.features import empty_rows
 from recsys.coldstart.mapper import MetadataMapper
+from recsys.coldstart.ranker import ColdNextScorer, log_plays
 from recsys.data._schema import check_metadata
 from recsys.errors import DataError, ModelLoadError
 from recsys.item2vec import ItemVectors
@@ -139,6 +140,33 @@ class ColdStart:
             counts=np.concatenate([vectors.counts, np.zeros(len(self), dtype=vectors.counts.dtype)]),
             config=vectors.config,
             context_vectors=context,
+        )
+
+    def next_scorer(self, catalogue: ItemVectors, metadata: pl.DataFrame | None) -> ColdNextScorer | None:
+        """What ranks "next" for this cold start's items as queries, over ``catalogue``.
+
+        Parameters
+        ----------
+        catalogue
+            The trained vectors with the cold items appended (:meth:`extend`).
+        metadata
+            Metadata of the catalogue's items (the cold ones' at least).
+
+        Returns
+        -------
+        ColdNextScorer or None
+            None when the mapper has no fitted ranker (no output vectors, or
+            saved before rankers existed): cold queries then rank by the dot
+            product like warm ones.
+        """
+        ranker = self.mapper.query_ranker_
+        if ranker is None or ranker.n_pairs == 0 or catalogue.context_vectors is None:
+            return None
+        cold = np.arange(len(catalogue)) >= len(catalogue) - len(self)
+        plays = np.where(cold, np.float32(ranker.cold_log_plays), log_plays(catalogue.counts))
+        return ColdNextScorer(
+            ranker, catalogue.vectors, catalogue.context_vectors,
+            self.mapper.unit_features(catalogue.item_ids, metadata), plays.astype(np.float32), cold,
         )
 
     # ------------------------------------------------------------ persistence

@@ -9,10 +9,13 @@ rest (neither), and scored by:
 
 * ``popular``: the most played items (a cold item is never played, so never
   recommended);
-* ``metadata-knn``: cosine similarity of the mapper's own features, no
-  training data at all;
+* ``metadata-knn``: cosine similarity of the mapper's own features. Items
+  with equal cosines (many: the same artist, the same genre) come in
+  catalogue order, which is by plays, so it is in effect "the most played
+  items with metadata like it";
 * ``coldstart-similar`` / ``coldstart-next``: item2vec trained without the
-  cold items, the cold items' vectors from their metadata;
+  cold items, the cold items' vectors from their metadata; a cold query's
+  "next" ranked as the recommender ranks it (:class:`ColdQueriesRanked`);
 * ``warm-similar`` / ``warm-next``: the upper bound, item2vec trained on all
   training sequences (the cold items included, as usual).
 
@@ -35,6 +38,7 @@ from sklearn.preprocessing import normalize
 
 from recsys.coldstart import ColdStart, MapperReport, MetadataMapper
 from recsys.coldstart.features import choose_roles, empty_rows
+from recsys.coldstart.ranker import ColdNextScorer
 from recsys.config import PipelineConfig
 from recsys.errors import DataError
 from recsys.evaluation.cases import EvaluationCases, build_cases
@@ -43,14 +47,14 @@ from recsys.evaluation.metrics import bootstrap_difference
 from recsys.evaluation.protocol import MethodResult, evaluate_method
 from recsys.item2vec import ItemVectors, train
 
-__all__ = ["ColdStartReport", "MetadataKNN", "evaluate_cold_start", "SUBSETS"]
+__all__ = ["ColdQueriesRanked", "ColdStartReport", "MetadataKNN", "evaluate_cold_start", "SUBSETS"]
 
 SUBSETS = ("cold query", "cold target", "neither")
 """The case subsets of the protocol, in table order."""
 
 
 class MetadataKNN(Method):
-    """Items whose metadata features are most similar (cosine), without any training data."""
+    """Items whose metadata features are most similar (cosine); equal cosines in catalogue order (by plays)."""
 
     name = "metadata-knn"
 
@@ -63,6 +67,33 @@ class MetadataKNN(Method):
 
     def score(self, query_rows: np.ndarray) -> np.ndarray:
         return np.asarray((self._unit[query_rows] @ self._unit.T).todense(), dtype=np.float32)
+
+
+class ColdQueriesRanked(Method):
+    """item2vec "next" whose cold queries are ranked as :class:`~recsys.recommender.Recommender` ranks them.
+
+    Warm queries keep the dot product of vectors; a cold query is ranked by
+    its cold start's :class:`~recsys.coldstart.ranker.ColdNextScorer`
+    (None: by the dot product too).
+    """
+
+    name = "coldstart-next"
+
+    def __init__(self, method: Item2VecMethod, scorer: ColdNextScorer | None) -> None:
+        self.method = method
+        self.scorer = scorer
+        self.item_ids_ = method.item_ids_
+
+    def fit(self, train_sequences: pl.DataFrame) -> "ColdQueriesRanked":
+        return self
+
+    def score(self, query_rows: np.ndarray) -> np.ndarray:
+        scores = self.method.score(query_rows)
+        if self.scorer is not None:
+            cold = self.scorer.cold[query_rows]
+            if cold.any():
+                scores[cold] = self.scorer.score(query_rows[cold])
+        return scores
 
 
 class _Popular(Method):
@@ -236,9 +267,10 @@ def evaluate_cold_start(
     say(f"training item2vec without {len(cold):,} cold items")
     vectors = train(cold_train, config.item2vec)
     say("fitting the metadata mapper on the warm items")
-    mapper.fit(vectors, metadata)
+    mapper.fit(vectors, metadata, cold_train)
     cold_metadata = pl.DataFrame({"item_id": cold}).join(metadata, on="item_id", how="left", maintain_order="left")
-    with_cold = ColdStart(mapper).add(cold_metadata, catalogue=set(vectors.item_ids)).extend(vectors)
+    cold_start = ColdStart(mapper).add(cold_metadata, catalogue=set(vectors.item_ids))
+    with_cold = cold_start.extend(vectors)
     if warm_vectors is None:
         say("training item2vec on all training items (the upper bound)")
         warm_vectors = train(train_sequences, config.item2vec)
@@ -251,8 +283,11 @@ def evaluate_cold_start(
         ("popular", _Popular(with_cold)),
         ("metadata-knn", MetadataKNN(catalogue, mapper.features(catalogue_metadata))),
     ]
-    for relation in ("similar", "next"):
-        methods.append((f"coldstart-{relation}", Item2VecMethod.from_vectors(with_cold, relation=relation)))
+    methods.append(("coldstart-similar", Item2VecMethod.from_vectors(with_cold, relation="similar")))
+    methods.append(("coldstart-next", ColdQueriesRanked(
+        Item2VecMethod.from_vectors(with_cold, relation="next"),
+        cold_start.next_scorer(with_cold, catalogue_metadata),
+    )))
     for relation in ("similar", "next"):
         methods.append((f"warm-{relation}", Item2VecMethod.from_vectors(warm_vectors, relation=relation)))
 
