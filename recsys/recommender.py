@@ -275,6 +275,8 @@ class Recommender:
         self.store = None if self._cold.any() else store
         self._build_lock = threading.Lock()
         self._cold_next: object = _NOT_MADE
+        self._cold_table: tuple[np.ndarray, np.ndarray] | None = None
+        """Top :data:`TABLE_DEPTH` "next" rows and scores of each cold item (made by :meth:`prepare`)."""
         self._cold_next_lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
@@ -370,8 +372,9 @@ class Recommender:
         for this very model (same digest) are loaded instead of built, and
         what is built is stored (:mod:`recsys.search_store`);
         :attr:`preparations` says which. With cold items, preparing
-        ``"next"`` also makes what ranks it for them (their metadata
-        features). Calling it again does nothing.
+        ``"next"`` also ranks it for each of them once (their top 100), so
+        that a cold query is as cheap as a warm one. Calling it again does
+        nothing.
 
         Parameters
         ----------
@@ -400,8 +403,10 @@ class Recommender:
                         space.table = self._table(space, progress)
             elif self.index != "exact":
                 self._hnsw(space)
-            if space.relation == "next":
-                self._cold_next_scorer()
+            scorer = self._cold_next_scorer() if space.relation == "next" else None
+            with self._cold_next_lock:
+                if scorer is not None and self._cold_table is None:
+                    self._cold_table = scorer.search(np.flatnonzero(self._cold), TABLE_DEPTH)
         return self
 
     def _table(self, space: _Space, on_progress: Progress | None) -> NeighbourTable:
@@ -553,7 +558,10 @@ class Recommender:
         cold_start = self.cold_start.add(metadata, catalogue=self._vocab, source=source)
         added = cold_start.item_ids[len(self.cold_start):]
         new_rows = check_metadata(metadata, source=source).filter(pl.col("item_id").is_in(added))
-        merged = new_rows if self.metadata is None else pl.concat([self.metadata, new_rows], how="diagonal_relaxed")
+        merged = new_rows if self.metadata is None else pl.concat(
+            # the model's metadata may already have a row for an item it never trained (too few plays): replaced
+            [self.metadata.filter(~pl.col("item_id").is_in(added)), new_rows], how="diagonal_relaxed"
+        )
         return Recommender(
             self.trained_vectors, merged, index=self.index, sequences=self.sequences, cold_start=cold_start
         )
@@ -595,13 +603,23 @@ class Recommender:
         if scorer is None:
             return self._searched(space, rows, k, mask)
         if cold.all():
-            return scorer.search(rows, k, mask)
+            return self._cold_neighbours(scorer, rows, k, mask)
         width = min(k, len(self))
         found = np.full((len(rows), width), -1, dtype=np.int64)
         scores = np.full((len(rows), width), -np.inf, dtype=np.float32)
         found[~cold], scores[~cold] = self._searched(space, rows[~cold], k, mask)
-        found[cold], scores[cold] = scorer.search(rows[cold], k, mask)
+        found[cold], scores[cold] = self._cold_neighbours(scorer, rows[cold], k, mask)
         return found, scores
+
+    def _cold_neighbours(
+        self, scorer: "ColdNextScorer", rows: np.ndarray, k: int, mask: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """"next" of cold ``rows``: sliced from the table :meth:`prepare` made when it can answer, else scored now."""
+        table = self._cold_table
+        if table is not None and mask is None and k <= table[0].shape[1]:
+            at = rows - len(self.trained_vectors)
+            return table[0][at, :k], table[1][at, :k]
+        return scorer.search(rows, k, mask)
 
     def _searched(
         self, space: _Space, rows: np.ndarray, k: int, mask: np.ndarray | None

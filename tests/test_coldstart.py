@@ -163,6 +163,19 @@ def test_results_flag_cold_items(recommender: Recommender) -> None:
     assert recommender.to_frame(recommender.recommend("a2", k=3))["cold"].dtype == pl.Boolean
 
 
+def test_an_item_the_model_had_metadata_for_but_never_trained_is_added_once(
+    vectors: ItemVectors, metadata: pl.DataFrame, cold_start: ColdStart
+) -> None:
+    """Metadata of an item with too few plays to train is in the model; adding the item replaces that row."""
+    stale = NEW.filter(pl.col("item_id") == "a-new").with_columns(pl.lit("an old title").alias("title"))
+    added = Recommender(vectors, pl.concat([metadata, stale]), cold_start=cold_start).add_items(NEW)
+    assert added.metadata is not None and added.metadata["item_id"].is_duplicated().sum() == 0
+    frame = added.recommend_frame("b-new", k=41)
+    assert frame.height == 41 and frame.filter(pl.col("item_id") == "a-new")["title"].to_list() == [
+        "a brand new jazz tune"
+    ]
+
+
 def test_explain_says_the_vector_came_from_metadata(recommender: Recommender) -> None:
     explanation = recommender.explain("a-new", "a1")
     assert explanation.from_metadata == (True, False) and explanation.counts[0] == 0

@@ -294,7 +294,7 @@ class MetadataMapper:
         if metadata is None:
             return sp.csr_matrix((len(item_ids), self.features_.n_features_), dtype=np.float32)
         frame = pl.DataFrame({"item_id": list(item_ids)}, schema={"item_id": pl.String}).join(
-            metadata.select("item_id", *self.features_.roles),
+            metadata.select("item_id", *self.features_.roles).unique("item_id", keep="first", maintain_order=True),
             on="item_id", how="left", maintain_order="left",
         )
         return normalize(self.features_.transform(frame).tocsr().astype(np.float32))
