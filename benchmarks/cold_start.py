@@ -44,8 +44,11 @@ metadata alone. Next-item test cases are split by whether the **query** is
 cold, the **target** is cold, or **neither**; every method has the same
 catalogue (all training items) and answers the same cases. `popular` never
 recommends a cold item (nobody played it); `metadata-knn` is the cosine of the
-mapper's own features; `coldstart-*` is item2vec with the cold items' vectors
-from metadata; `warm-*` the upper bound, the same items trained normally.
+mapper's own features, equal cosines (the same artist, the same genre) in
+catalogue order, which is by plays; `coldstart-*` is item2vec with the cold
+items' vectors from metadata, a cold query's "next" ranked by the fitted blend
+of its predicted vector, metadata and plays (as the recommender ranks it);
+`warm-*` the upper bound, the same items trained normally.
 Cells are the value and its bootstrap 95% interval (1,000 resamples).
 """
 
