@@ -10,11 +10,12 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from _net import free_port
 
 
 def postgres_bin() -> Path | None:
@@ -24,12 +25,6 @@ def postgres_bin() -> Path | None:
         return Path(found).resolve().parent
     versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
     return Path(versions[-1]).parent if versions else None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -92,7 +87,7 @@ def start_postgres(bin_dir: Path) -> PostgresServer:
     if user is not None:
         entry = pwd.getpwnam(user)
         os.chown(root, entry.pw_uid, entry.pw_gid)
-    server = PostgresServer(bin_dir=bin_dir, root=root, port=_free_port(), user=user)
+    server = PostgresServer(bin_dir=bin_dir, root=root, port=free_port(), user=user)
     try:
         server.start()
     except BaseException:

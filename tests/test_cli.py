@@ -6,9 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from _net import free_port, wait_for_health
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -137,32 +140,17 @@ def test_export_neighbours_and_popular_fallback(mlflow_store: str, tmp_path: Pat
 def test_serve_binds_loopback_and_reloads_on_sighup(mlflow_store: str, tmp_path: Path) -> None:
     import signal
     import socket
-    import time
 
     import httpx
 
     model = str(_small_model(tmp_path))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_store}
     server = subprocess.Popen([sys.executable, "-m", "recsys.cli", "serve", "--model", model, "--port", str(port)],
                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def health() -> dict | None:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
-        except httpx.TransportError:
-            return None
-
-    def wait_for(condition: str, check: object) -> dict:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and server.poll() is None:
-            state = health()
-            if state is not None and check(state):  # type: ignore[operator]
-                return state
-            time.sleep(0.1)
-        raise AssertionError(f"server never {condition}")
+    def wait_for(condition: str, check: Callable[[dict], bool]) -> dict:
+        return wait_for_health(f"http://127.0.0.1:{port}/health", server, check=check, what=condition)
 
     try:
         assert wait_for("came up", lambda state: True)["reloads"] == 0

@@ -9,7 +9,6 @@ import queue
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,16 +23,12 @@ from recsys.dashboard import landing_url, wait_until_up
 from recsys.errors import RecsysError
 from recsys.tuning import SweepResult
 
+from _net import free_port
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEW = "workflowType=machine_learning"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _post(url: str, payload: dict) -> dict:
@@ -47,7 +42,7 @@ def _post(url: str, payload: dict) -> dict:
 @pytest.fixture(scope="module")
 def ui(mlflow_store: str, sweep_result: SweepResult, tmp_path_factory: pytest.TempPathFactory):
     """`recsys ui --experiment sweep-test` in a subprocess; yields its address, the process and the printed lines."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "recsys.cli", "ui", "--port", str(port), "--experiment", "sweep-test"],
         env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_store},

@@ -25,18 +25,11 @@ from recsys.cli import main
 from recsys.dashboard import wait_until_up
 from recsys.data.synthetic import SynthConfig, write_synthetic
 
+from _net import free_port, wait_for_health
 from _postgres import PostgresServer
 
 SYNTH = SynthConfig(n_genres=4, artists_per_genre=5, items_per_artist=6, n_playlists=400, mean_length=10, max_length=25)
 FAST = ["epochs=3", "workers=1", "evaluation.baselines=['popular']", "evaluation.bootstrap_resamples=0"]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _post(url: str, payload: dict) -> dict:
@@ -81,22 +74,13 @@ def test_train_registers_a_champion_that_a_replica_serves(team: dict[str, str]) 
     assert run.info.artifact_uri.startswith(Path(team["RECSYS_ARTIFACT_ROOT"]).resolve().as_uri())
     assert mlflow.MlflowClient().get_model_version_by_alias("item2vec", "champion").run_id == run_id
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "recsys.cli", "serve", "--model", "models:/item2vec@champion",
                                "--port", str(port)], env=_subprocess_env(team), cwd=team["root"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
-                    health = json.loads(response.read())
-                break
-            except OSError:
-                assert server.poll() is None, server.stdout.read() if server.stdout else ""
-                assert time.monotonic() < deadline, "recsys serve did not come up"
-                time.sleep(0.3)
+        health = wait_for_health(f"{url}/health", server)
         assert health["model"] == "models:/item2vec@champion" and health["n_items"] > 50
         item = Path(team["playlists"]).read_text(encoding="utf-8").split()[0]
         with urllib.request.urlopen(f"{url}/similar/{item}?k=5", timeout=10) as response:
@@ -174,7 +158,7 @@ def test_two_concurrent_sweeps_record_every_trial_and_leave_one_champion(team: d
 
 
 def test_ui_shows_the_team_store(team: dict[str, str], tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "recsys.cli", "ui", "--port", str(port)],
                                env=_subprocess_env(team), cwd=tmp_path, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)

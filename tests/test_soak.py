@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +16,8 @@ import numpy as np
 import pytest
 
 from recsys import Item2VecConfig, ItemVectors, Recommender
+
+from _net import free_port, wait_for_health
 
 CLIENTS = 4
 REQUESTS_PER_CLIENT = 500
@@ -54,9 +55,7 @@ def test_soak_clients_and_reloads(tmp_path: Path) -> None:
         for m in models
     ]
     model_dir = models[0].save(tmp_path / "model")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [sys.executable, "-m", "recsys.cli", "serve", "--model", str(model_dir), "--port", str(port)],
@@ -66,14 +65,7 @@ def test_soak_clients_and_reloads(tmp_path: Path) -> None:
     errors: list[str] = []
     answered = [0] * CLIENTS
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        wait_for_health(f"{base}/health", server, timeout=180)
 
         def client(number: int) -> None:
             with httpx.Client(base_url=base, timeout=60) as session:

@@ -4,7 +4,6 @@ experiment, champion run gone) is one clear line, never a traceback."""
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from recsys.errors import RecsysWarning, TrackingStoreError
 from recsys.pipeline import run_training
 from recsys.store import check_store, store_errors
 
+from _net import free_port
+
 
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -33,12 +34,6 @@ def _config(data: Path, name: str, *overrides: str) -> PipelineConfig:
         base={"data": {"name": name, "path": str(data)}},
         overrides=["epochs=2", "vector_size=8", "workers=1", f"tracking.registered_model={name}", *overrides],
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _one_line(error: RecsysError, *expected: str) -> None:
@@ -66,10 +61,10 @@ def test_stores_that_cannot_be_created_or_opened(tmp_path: Path) -> None:
 
 def test_unreachable_servers_fail_fast(tmp_path: Path) -> None:
     with pytest.raises(TrackingStoreError) as caught:
-        check_store(f"http://127.0.0.1:{_free_port()}")
+        check_store(f"http://127.0.0.1:{free_port()}")
     _one_line(caught.value, "cannot reach the tracking server", "start it")
     with pytest.raises(TrackingStoreError) as caught:  # no driver installed, or nothing listening: one line either way
-        check_store(f"postgresql://user:secret@127.0.0.1:{_free_port()}/mlflow")
+        check_store(f"postgresql://user:secret@127.0.0.1:{free_port()}/mlflow")
     _one_line(caught.value, "postgresql://user:***@127.0.0.1")
     assert "secret" not in str(caught.value)
 
