@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all test-browser sweep ui install install-text clean
+.PHONY: demo test test-browser sweep ui install install-text clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,9 +27,6 @@ demo: $(STAMP) data/playlists.txt data/metadata.csv
 
 test: $(STAMP)
 	PYTHONHASHSEED=0 $(BIN)/python -m pytest -q
-
-test-all: $(STAMP)
-	PYTHONHASHSEED=0 $(BIN)/python -m pytest -q -m "slow or realdata or not slow"
 
 test-browser: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,13 @@ from recsys.config import Item2VecConfig
 from recsys.item2vec import ItemVectors
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def commit() -> str:
+    """The short hash of the checked-out commit, for the header of a results section ("unknown" outside git)."""
+    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
+                            capture_output=True, text=True)
+    return result.stdout.strip() or "unknown"
 
 
 def clustered_catalogue(n_items: int, dim: int = 64, *, seed: int = 0) -> ItemVectors:

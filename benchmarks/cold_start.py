@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from _common import write_section
+from _common import commit, write_section
 
 from recsys.config import load_pipeline_config
 from recsys.data.load import load_training_data
@@ -51,11 +50,6 @@ of its predicted vector, metadata and plays (as the recommender ranks it);
 `warm-*` the upper bound, the same items trained normally.
 Cells are the value and its bootstrap 95% interval (1,000 resamples).
 """
-
-
-def _commit() -> str:
-    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return result.stdout.strip() or "unknown"
 
 
 def _summary(reports: list[ColdStartReport], k: int) -> list[str]:
@@ -123,7 +117,7 @@ def main() -> None:
     config = load_pipeline_config(CONFIGS / "synthetic.toml", overrides=args.overrides)
     command = "python benchmarks/cold_start.py" + "".join(f" --set {o}" for o in args.overrides)
     text = PREAMBLE.format(
-        command=command, date=datetime.now(timezone.utc).strftime("%Y-%m-%d"), commit=_commit(),
+        command=command, date=datetime.now(timezone.utc).strftime("%Y-%m-%d"), commit=commit(),
         cores=os.cpu_count(), python=platform.python_version(), minutes=(time.perf_counter() - started) / 60,
         fraction=config.cold_start.evaluation_fraction, seed=config.cold_start.seed,
     )

@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from _common import write_section
+from _common import commit, write_section
 
 from recsys.config import PipelineConfig, load_pipeline_config
 from recsys.data.synthetic import write_synthetic
@@ -70,11 +69,6 @@ def _missing(config: PipelineConfig) -> list[Path]:
     return [p for p in (data.path, data.test_path, data.metadata) if p is not None and not p.exists()]
 
 
-def _commit() -> str:
-    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return result.stdout.strip() or "unknown"
-
-
 def _summary(reports: list[EvaluationReport], k: int) -> list[str]:
     """One line per dataset and protocol: both item2vec relations against the best baseline (NDCG@k)."""
     lines = ["### Summary", "",
@@ -122,7 +116,7 @@ def main() -> None:
         reports.append(run_evaluation(config, on_stage=lambda message: print(f"  {message}", file=sys.stderr)))
     command = "python benchmarks/quality.py" + "".join(f" --set {o}" for o in args.overrides)
     text = PREAMBLE.format(
-        command=command, date=datetime.now(timezone.utc).strftime("%Y-%m-%d"), commit=_commit(),
+        command=command, date=datetime.now(timezone.utc).strftime("%Y-%m-%d"), commit=commit(),
         cores=os.cpu_count(), python=platform.python_version(), minutes=(time.perf_counter() - started) / 60,
     )
     body = [text, *_summary(reports, args.k), ""]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import time
 import warnings
@@ -29,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _regimes  # noqa: E402
-from _common import write_results, write_section  # noqa: E402
+from _common import commit, write_results, write_section  # noqa: E402
 
 from recsys.config import Item2VecConfig, SelectionConfig  # noqa: E402
 from recsys.evaluation.baselines import make_baseline  # noqa: E402
@@ -107,7 +106,7 @@ def _markdown(reports: list[dict[str, object]], command: str, minutes: float) ->
     lines = [
         "## Robustness: every method at its defaults, regime by regime",
         "",
-        f"Measured by `{command}` ({datetime.now(timezone.utc):%Y-%m-%d}, commit `{_commit()}`, "
+        f"Measured by `{command}` ({datetime.now(timezone.utc):%Y-%m-%d}, commit `{commit()}`, "
         f"{os.cpu_count()} cores shared with other jobs, Python {platform.python_version()}; {minutes:.0f} minutes).",
         "item2vec runs as `recsys train` does with no options: data-adaptive defaults and the automatic",
         "selection on a validation split of the training part (one worker); `previous-defaults` is item2vec",
@@ -161,11 +160,6 @@ def _markdown(reports: list[dict[str, object]], command: str, minutes: float) ->
                          f"| {metrics[f'coverage_at_{K}']:.3f} | {'; '.join(row['collapse']) or 'no'} "
                          f"| {row['fit_seconds']:.1f} |")
     return "\n".join(lines) + "\n"
-
-
-def _commit() -> str:
-    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=_regimes.ROOT, capture_output=True, text=True)
-    return result.stdout.strip() or "unknown"
 
 
 def main() -> None:
