@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 from recsys import Recommender
-from recsys.coldstart import ColdStart, MetadataMapper
+from recsys.coldstart import ColdStart, MapperReport, MetadataMapper, SpaceFit
 from recsys.coldstart.ranker import ColdQueryRanker, log_plays, transitions_from
 from recsys.config import ColdStartConfig, Item2VecConfig
 from recsys.data.synthetic import two_cluster_corpus
@@ -75,6 +75,10 @@ def test_too_few_pairs_keep_the_dot_product() -> None:
     ranker = ColdQueryRanker.fit(predicted[:5], pairs[:5], outputs, features, plays)
     assert (ranker.vector, ranker.metadata, ranker.popularity, ranker.n_pairs) == (1.0, 0.0, 0.0, 0)
     assert ranker.cold_log_plays == pytest.approx(float(np.median(plays)))
+    report = MapperReport(n_items=5, n_validation=1, n_features=2, input=SpaceFit(1.0, 0.5, 0.5), output=None,
+                          seconds=0.0, query=ranker)
+    assert report.metrics()["cold_start/query.n_pairs"] == 0
+    assert all(np.isfinite(v) for v in report.metrics().values())  # no NaN likelihoods for MLflow
 
 
 # --------------------------------------------------------- through the model

@@ -100,14 +100,15 @@ class MapperReport:
             f"{prefix}fit_seconds": self.seconds,
         }
         if self.query is not None:
-            metrics.update({
-                f"{prefix}query.vector_weight": self.query.vector,
-                f"{prefix}query.metadata_weight": self.query.metadata,
-                f"{prefix}query.popularity_weight": self.query.popularity,
-                f"{prefix}query.n_pairs": float(self.query.n_pairs),
-                f"{prefix}query.log_likelihood": self.query.log_likelihood,
-                f"{prefix}query.log_likelihood_vector_only": self.query.log_likelihood_vector_only,
-            })
+            metrics[f"{prefix}query.n_pairs"] = float(self.query.n_pairs)
+            if self.query.n_pairs:  # else the plain dot product: nothing was fitted
+                metrics.update({
+                    f"{prefix}query.vector_weight": self.query.vector,
+                    f"{prefix}query.metadata_weight": self.query.metadata,
+                    f"{prefix}query.popularity_weight": self.query.popularity,
+                    f"{prefix}query.log_likelihood": self.query.log_likelihood,
+                    f"{prefix}query.log_likelihood_vector_only": self.query.log_likelihood_vector_only,
+                })
         for name, fit in (("input", self.input), ("output", self.output)):
             if fit is None:
                 continue
