@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from recsys import Recommender
 from recsys.coldstart import ColdStart, MetadataMapper
 from recsys.coldstart.text import SentenceEncoder, text_extra_available
 from recsys.config import ColdStartConfig, Item2VecConfig
@@ -68,3 +69,21 @@ def test_mapper_with_sentence_embeddings_round_trips(vectors: ItemVectors, tmp_p
     assert loaded.mapper.features_.sentence_embeddings
     again = loaded.add(NEW.with_columns(pl.col("item_id") + "-x"), catalogue=set(vectors.item_ids))
     assert np.allclose(again.vectors[2:], cold_start.vectors, atol=1e-5)  # same metadata, same vectors
+
+
+@needs_text
+def test_a_new_items_next_is_ranked_without_running_the_sentence_model(
+    vectors: ItemVectors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cold-query ranking's metadata cosine uses the vectorizers' features only, in the fit and when serving."""
+    metadata = _metadata(list(vectors.item_ids))
+    mapper = MetadataMapper(ColdStartConfig(sentence_embeddings=True, min_df=1)).fit(
+        vectors, metadata, two_cluster_corpus()
+    )
+    assert mapper.query_ranker_ is not None and mapper.query_ranker_.n_pairs >= 20
+    recommender = Recommender(vectors, metadata, cold_start=ColdStart(mapper)).add_items(NEW)
+    monkeypatch.setattr(SentenceEncoder, "encode", lambda *args, **kwargs: pytest.fail("the sentence model ran"))
+    ids, _ = recommender.recommend("a-new", k=5, relation="next")
+    assert len(ids) == 5 and all(i[0] == "a" for i in ids)
+    features = mapper.unit_features(recommender.item_ids, recommender.metadata)
+    assert features.shape == (len(recommender), mapper.features_.n_block_features)

@@ -244,10 +244,19 @@ class MetadataFeatures:
         self.n_features_ = sum(b.n_features for b in self.blocks_) + (self._encoder.dimension if self._encoder else 0)
         return self
 
-    def transform(self, frame: pl.DataFrame) -> sp.csr_matrix:
-        """The features of every row of ``frame``, shape ``(frame.height, n_features_)``."""
+    @property
+    def n_block_features(self) -> int:
+        """Width of the vectorizers' and encoders' features: the first columns, before any sentence embedding."""
+        return sum(b.n_features for b in self.blocks_)
+
+    def transform(self, frame: pl.DataFrame, *, embeddings: bool = True) -> sp.csr_matrix:
+        """The features of every row of ``frame``, shape ``(frame.height, n_features_)``.
+
+        ``embeddings=False`` leaves the sentence embeddings out (the first
+        :attr:`n_block_features` columns only, without running the sentence model).
+        """
         parts = [block.transform(frame) for block in self.blocks_]
-        if self._encoder is not None:
+        if self._encoder is not None and embeddings:
             texts = self._sentences(frame)
             parts.append(sp.csr_matrix(self._encoder.encode(texts)))
         if not parts:

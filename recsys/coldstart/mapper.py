@@ -279,11 +279,16 @@ class MetadataMapper:
         )
         return ColdQueryRanker.fit(
             predicted_inputs[position[pairs[:, 0]]], pairs, vectors.context_vectors,
-            normalize((placement @ features).tocsr()), log_plays(vectors.counts), seed=self.config.seed,
+            normalize((placement @ features[:, : self.features_.n_block_features]).tocsr()),
+            log_plays(vectors.counts), seed=self.config.seed,
         )
 
     def unit_features(self, item_ids: tuple[str, ...] | list[str], metadata: pl.DataFrame | None) -> sp.csr_matrix:
         """Unit-norm features of ``item_ids`` in that order, a zero row for an item without metadata.
+
+        Only the vectorizers' and encoders' features: sentence embeddings,
+        if the mapper has them, are left out, so that ranking a new item's
+        "next" never runs the sentence model over the whole catalogue.
 
         Parameters
         ----------
@@ -293,12 +298,12 @@ class MetadataMapper:
             Metadata of (some of) the items; None gives every item a zero row.
         """
         if metadata is None:
-            return sp.csr_matrix((len(item_ids), self.features_.n_features_), dtype=np.float32)
+            return sp.csr_matrix((len(item_ids), self.features_.n_block_features), dtype=np.float32)
         frame = pl.DataFrame({"item_id": list(item_ids)}, schema={"item_id": pl.String}).join(
             metadata.select("item_id", *self.features_.roles).unique("item_id", keep="first", maintain_order=True),
             on="item_id", how="left", maintain_order="left",
         )
-        return normalize(self.features_.transform(frame).tocsr().astype(np.float32))
+        return normalize(self.features_.transform(frame, embeddings=False).tocsr().astype(np.float32))
 
     def _fit_space(
         self, features: sp.csr_matrix, targets: np.ndarray, held: np.ndarray, kept: np.ndarray

@@ -29,6 +29,9 @@ softmax only samples, so the likelihood stays.
 
 A cold candidate has no plays: it takes the median log plays of the warm
 items (a typical item), so the popularity term neither buries nor favours it.
+The metadata cosine uses the vectorizers' and encoders' features, never
+sentence embeddings (those would run the sentence model over the whole
+catalogue whenever a model with new items is served).
 """
 
 from __future__ import annotations
