@@ -140,6 +140,7 @@ def export_neighbours(
     k: int = 50,
     candidates: np.ndarray | None = None,
     on_progress: Progress | None = None,
+    answered_elsewhere: tuple[np.ndarray, Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]] | None = None,
 ) -> ExportReport:
     """Write the exact top-``k`` neighbours of every item to a Parquet file.
 
@@ -164,6 +165,11 @@ def export_neighbours(
         Vectors searched, row for row with ``vectors``; None searches ``vectors``.
     on_progress
         Called with (items done, items in all) after every block.
+    answered_elsewhere
+        ``(flags, search)``: the items whose flag is true take their
+        neighbours from ``search(rows, k)`` (rows and scores, each row
+        itself excluded) instead of from the vectors, as a new item's
+        "next" does (:class:`recsys.coldstart.ranker.ColdNextScorer`).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -182,6 +188,12 @@ def export_neighbours(
         with pq.ParquetWriter(staging, schema) as writer:
             for start, rows, scores in neighbour_blocks(vectors, width, candidates=candidates):
                 block = len(rows)
+                if answered_elsewhere is not None:
+                    flags, search = answered_elsewhere
+                    local = np.flatnonzero(flags[start : start + block])
+                    if local.size:
+                        rows, scores = rows.copy(), scores.copy()
+                        rows[local], scores[local] = search(start + local, width)
                 writer.write_table(
                     pa.table(
                         [

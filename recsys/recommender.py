@@ -852,8 +852,9 @@ class Recommender:
     ) -> ExportReport:
         """Write every item's exact top-``k`` items by ``relation`` to Parquet.
 
-        See :func:`recsys.neighbours.export_neighbours` for the columns; scores
-        are those of :meth:`recommend` (cosines, or dot products for ``"next"``).
+        See :func:`recsys.neighbours.export_neighbours` for the columns; lists
+        and scores are those of :meth:`recommend` (cosines, or dot products for
+        ``"next"``; a cold item's "next" ranked by its cold start's scorer).
 
         Raises
         ------
@@ -861,8 +862,10 @@ class Recommender:
             If ``relation`` is invalid or the model cannot answer it.
         """
         space = self._space(relation)
+        scorer = self._cold_next_scorer() if space.relation == "next" else None
         return export_neighbours(
-            space.queries, self.item_ids, path, k=k, candidates=space.exact.vectors, on_progress=on_progress
+            space.queries, self.item_ids, path, k=k, candidates=space.exact.vectors, on_progress=on_progress,
+            answered_elsewhere=None if scorer is None else (self._cold, scorer.search),
         )
 
     def explain(self, item_a: str, item_b: str) -> Explanation:

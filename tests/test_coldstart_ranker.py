@@ -139,6 +139,16 @@ def test_a_cold_query_is_ranked_by_the_scorer_in_every_path(recommender: Recomme
     assert list(filtered.item_ids) == expected[2:7]
 
 
+def test_exported_neighbours_of_a_new_item_are_what_recommend_answers(recommender: Recommender, tmp_path: Path) -> None:
+    report = recommender.export_neighbours(tmp_path / "next.parquet", k=8, relation="next")
+    exported = pl.read_parquet(report.path)
+    for item in ("a-new", "a1"):
+        answer = recommender.recommend(item, k=8, relation="next")
+        rows = exported.filter(pl.col("item_id") == item).sort("rank")
+        assert rows["neighbour_id"].to_list() == list(answer.item_ids)
+        assert np.allclose(rows["score"].to_numpy(), answer.scores, atol=1e-5)
+
+
 def test_the_ranker_is_saved_and_an_older_mapper_still_loads(recommender: Recommender, tmp_path: Path) -> None:
     assert recommender.cold_start is not None
     directory = recommender.cold_start.save(tmp_path / "cold_start")
