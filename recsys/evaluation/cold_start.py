@@ -41,6 +41,7 @@ from recsys.coldstart.features import choose_roles, empty_rows
 from recsys.coldstart.ranker import ColdNextScorer
 from recsys.config import PipelineConfig
 from recsys.errors import DataError
+from recsys.evaluation.baselines import PopularBaseline
 from recsys.evaluation.cases import EvaluationCases, build_cases
 from recsys.evaluation.methods import Item2VecMethod, Method
 from recsys.evaluation.metrics import bootstrap_difference
@@ -94,22 +95,6 @@ class ColdQueriesRanked(Method):
             if cold.any():
                 scores[cold] = self.scorer.score(query_rows[cold])
         return scores
-
-
-class _Popular(Method):
-    """The most played items of a catalogue (items never played score 0), whatever the query."""
-
-    name = "popular"
-
-    def __init__(self, vectors: ItemVectors) -> None:
-        self.item_ids_ = vectors.item_ids
-        self._counts = vectors.counts.astype(np.float32)
-
-    def fit(self, train_sequences: pl.DataFrame) -> "_Popular":
-        return self
-
-    def score(self, query_rows: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(self._counts, (len(query_rows), self._counts.size)).copy()
 
 
 @dataclass(frozen=True)
@@ -280,7 +265,7 @@ def evaluate_cold_start(
         metadata, on="item_id", how="left", maintain_order="left"
     )
     methods: list[tuple[str, Method]] = [
-        ("popular", _Popular(with_cold)),
+        ("popular", PopularBaseline.from_counts(with_cold.item_ids, with_cold.counts)),
         ("metadata-knn", MetadataKNN(catalogue, mapper.features(catalogue_metadata))),
     ]
     methods.append(("coldstart-similar", Item2VecMethod.from_vectors(with_cold, relation="similar")))
