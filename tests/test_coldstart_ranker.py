@@ -24,7 +24,8 @@ FAST = Item2VecConfig(vector_size=16, epochs=10, workers=1)
 def test_transitions_are_consecutive_pairs_within_a_sequence() -> None:
     sequences = pl.DataFrame({"items": [["a", "b", "b", "c"], ["c", "x", "a"], ["b", "a"]]})
     pairs = transitions_from(sequences, ("a", "b", "c"), starting_at=np.array([0, 1]))
-    # a->b, b->b (a repeat: left out), b->c; c->x (x unknown), x->a; b->a; never c->... (not asked) nor c->b across sequences
+    # a->b, b->b (a repeat: left out), b->c; c->x (x unknown), x->a; b->a;
+    # never c->... (not asked) nor c->b (across sequences)
     assert pairs.tolist() == [[0, 1], [1, 2], [1, 0]]
     assert transitions_from(sequences, ("a", "b", "c"), starting_at=np.array([], dtype=np.int64)).shape == (0, 2)
 

@@ -3,6 +3,7 @@ runs, and stops as a group; in headless Chromium the runs table, the run report 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
@@ -39,14 +41,14 @@ def _post(url: str, payload: dict) -> dict:
         return json.loads(response.read())
 
 
-@pytest.fixture(scope="module")
-def ui(mlflow_store: str, sweep_result: SweepResult, tmp_path_factory: pytest.TempPathFactory):
-    """`recsys ui --experiment sweep-test` in a subprocess; yields its address, the process and the printed lines."""
+@contextlib.contextmanager
+def _running_ui(mlflow_store: str, cwd: Path) -> Iterator[tuple[str, subprocess.Popen, list[str], queue.Queue[str]]]:
+    """`recsys ui --experiment sweep-test` in a subprocess: its address, the process and the printed lines."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "recsys.cli", "ui", "--port", str(port), "--experiment", "sweep-test"],
         env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_store},
-        cwd=tmp_path_factory.mktemp("ui"),
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -55,15 +57,24 @@ def ui(mlflow_store: str, sweep_result: SweepResult, tmp_path_factory: pytest.Te
     printed: list[str] = []
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
     url = f"http://127.0.0.1:{port}"
-    wait_until_up(url, timeout=180)
-    while not any(line.startswith("runs of experiment") for line in printed):
-        printed.append(lines.get(timeout=60))
-    yield url, process, printed, lines
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
-    # whatever happened above, leave no server behind
-    subprocess.run(["pkill", "-f", f"mlflow.*--port {port} "], check=False)
+    try:
+        wait_until_up(url, timeout=180)
+        while not any(line.startswith("runs of experiment") for line in printed):
+            printed.append(lines.get(timeout=60))
+        yield url, process, printed, lines
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=60)
+        # whatever happened above, leave no server behind
+        subprocess.run(["pkill", "-f", f"mlflow.*--port {port} "], check=False)
+
+
+@pytest.fixture(scope="module")
+def ui(mlflow_store: str, sweep_result: SweepResult, tmp_path_factory: pytest.TempPathFactory):
+    """One `recsys ui` shared by the module's tests (yields what :func:`_running_ui` does)."""
+    with _running_ui(mlflow_store, tmp_path_factory.mktemp("ui")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -194,20 +205,22 @@ def test_run_page_groups_metric_charts_in_named_sections(ui, page, sweep_result:
     _screenshot(page, "run-metric-sections.png")
 
 
-def test_ctrl_c_stops_the_whole_process_group(ui) -> None:
-    url, process, printed, lines = ui
-    process.send_signal(signal.SIGINT)
-    process.wait(timeout=60)
-    while True:  # the reader thread puts every line; the pipe closes with the process
-        try:
-            printed.append(lines.get(timeout=5))
-        except queue.Empty:
-            break
-    output = "".join(printed)
-    assert process.returncode == 0, output
-    assert "at http://127.0.0.1:" in output and "stopping the MLflow UI" in output
-    with pytest.raises(OSError):
-        urllib.request.urlopen(f"{url}/health", timeout=3)
-    # the server ran in a group of its own; nothing of it is left
-    server_groups = subprocess.run(["pgrep", "-f", f"--port {url.rsplit(':', 1)[1]}"], capture_output=True, text=True)
-    assert server_groups.stdout.strip() == ""
+def test_ctrl_c_stops_the_whole_process_group(mlflow_store: str, sweep_result: SweepResult, tmp_path: Path) -> None:
+    """Its own `recsys ui`, so that stopping it leaves the shared one to the other tests, in any order."""
+    with _running_ui(mlflow_store, tmp_path) as (url, process, printed, lines):
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+        while True:  # the reader thread puts every line; the pipe closes with the process
+            try:
+                printed.append(lines.get(timeout=5))
+            except queue.Empty:
+                break
+        output = "".join(printed)
+        assert process.returncode == 0, output
+        assert "at http://127.0.0.1:" in output and "stopping the MLflow UI" in output
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"{url}/health", timeout=3)
+        # the server ran in a group of its own; nothing of it is left
+        port = url.rsplit(":", 1)[1]
+        server_groups = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True)
+        assert server_groups.stdout.strip() == ""
