@@ -64,15 +64,29 @@ def _subprocess_env(team: dict[str, str]) -> dict[str, str]:
             "RECSYS_ARTIFACT_ROOT": team["RECSYS_ARTIFACT_ROOT"], "PYTHONHASHSEED": "0"}
 
 
-def test_train_registers_a_champion_that_a_replica_serves(team: dict[str, str]) -> None:
+@pytest.fixture(scope="module")
+def team_training(team: dict[str, str]) -> dict[str, str]:
+    """One `recsys train` into the team's store (experiment team-train), shared by the tests that need it.
+
+    Returns what it printed, its run id and the champion's run id right after
+    it (later tests may promote another), whichever test asks first.
+    """
     result = CliRunner().invoke(main, ["train", "--data", team["playlists"], "--metadata", team["metadata"],
                                        "--name", "team-train", *[a for o in FAST for a in ("--set", o)], "--quiet"])
     assert result.exit_code == 0, result.output
-    assert "(registered as item2vec, alias champion)" in result.output
-    run_id = result.stdout.strip().splitlines()[-1].removeprefix("run_id=")
+    return {
+        "output": result.output,
+        "run_id": result.stdout.strip().splitlines()[-1].removeprefix("run_id="),
+        "champion_run_id": mlflow.MlflowClient().get_model_version_by_alias("item2vec", "champion").run_id,
+    }
+
+
+def test_train_registers_a_champion_that_a_replica_serves(team: dict[str, str], team_training: dict[str, str]) -> None:
+    run_id = team_training["run_id"]
+    assert "(registered as item2vec, alias champion)" in team_training["output"]
     run = mlflow.get_run(run_id)
     assert run.info.artifact_uri.startswith(Path(team["RECSYS_ARTIFACT_ROOT"]).resolve().as_uri())
-    assert mlflow.MlflowClient().get_model_version_by_alias("item2vec", "champion").run_id == run_id
+    assert team_training["champion_run_id"] == run_id
 
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "recsys.cli", "serve", "--model", "models:/item2vec@champion",
@@ -157,7 +171,7 @@ def test_two_concurrent_sweeps_record_every_trial_and_leave_one_champion(team: d
     assert client.get_run(champion.run_id).data.metrics["hr_at_10"] == best.data.metrics["hr_at_10"]
 
 
-def test_ui_shows_the_team_store(team: dict[str, str], tmp_path: Path) -> None:
+def test_ui_shows_the_team_store(team: dict[str, str], team_training: dict[str, str], tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "recsys.cli", "ui", "--port", str(port)],
                                env=_subprocess_env(team), cwd=tmp_path, stdout=subprocess.PIPE,
