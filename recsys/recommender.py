@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from recsys.config import NEXT_SESSION_DECAY, Relation
-from recsys.data._schema import check_metadata, check_sequences
+from recsys.data._schema import check_sequences
 from recsys.errors import ConfigError, ModelLoadError, UnknownItemError, first_line
 from recsys.index import EF_CONSTRUCTION, HNSW_M, TARGET_RECALL, AnnReport, ExactIndex, HNSWIndex, build_hnsw
 from recsys.item2vec import ItemVectors
@@ -555,13 +555,13 @@ class Recommender:
                 "this model has no metadata mapper, so it cannot give new items vectors: "
                 "train it with item metadata (--metadata) and cold_start.enabled = true"
             )
-        cold_start = self.cold_start.add(metadata, catalogue=self._vocab, source=source)
-        added = cold_start.item_ids[len(self.cold_start):]
-        new_rows = check_metadata(metadata, source=source).filter(pl.col("item_id").is_in(added))
-        merged = new_rows if self.metadata is None else pl.concat(
-            # the model's metadata may already have a row for an item it never trained (too few plays): replaced
-            [self.metadata.filter(~pl.col("item_id").is_in(added)), new_rows], how="diagonal_relaxed"
+        new_rows = self.cold_start.check_new_items(metadata, catalogue=self._vocab, source=source)
+        cold_start = self.cold_start.with_checked_items(new_rows)
+        # the model's metadata may already have a row for an item it never trained (too few plays): replaced
+        kept = None if self.metadata is None else self.metadata.filter(
+            ~pl.col("item_id").is_in(new_rows["item_id"].to_list())
         )
+        merged = new_rows if kept is None else pl.concat([kept, new_rows], how="diagonal_relaxed")
         return Recommender(
             self.trained_vectors, merged, index=self.index, sequences=self.sequences, cold_start=cold_start
         )

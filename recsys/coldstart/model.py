@@ -119,7 +119,10 @@ class ColdStart:
         DataError
             See :meth:`check_new_items`.
         """
-        metadata = self.check_new_items(metadata, catalogue=catalogue, source=source)
+        return self.with_checked_items(self.check_new_items(metadata, catalogue=catalogue, source=source))
+
+    def with_checked_items(self, metadata: pl.DataFrame) -> "ColdStart":
+        """:meth:`add` for metadata that :meth:`check_new_items` has already returned."""
         inputs, outputs = self.mapper.predict(metadata)
         vectors = inputs if not len(self) else np.vstack([self.vectors, inputs])
         context = outputs
