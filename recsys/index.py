@@ -8,6 +8,7 @@ measures its recall@10 against exact search.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ __all__ = [
     "AnnReport",
     "ExactIndex",
     "HNSWIndex",
+    "best_in_blocks",
     "best_of",
     "build_hnsw",
     "knn",
@@ -197,23 +199,10 @@ class ExactIndex:
         queries = self.prepare_queries(queries)
         if mask is None and len(queries) >= _KNN_MIN_QUERIES:
             return knn(queries, self.vectors, k, exclude_rows=exclude_rows)
-        step = max(1, _BLOCK_BYTES // (4 * len(self)))
-        if len(queries) <= step:
-            return self._search_block(queries, k, exclude_rows, mask)
-        width = min(k, len(self))
-        rows = np.empty((len(queries), width), dtype=np.int64)
-        scores = np.empty((len(queries), width), dtype=np.float32)
-        for start in range(0, len(queries), step):
-            block = slice(start, start + step)
-            rows[block], scores[block] = self._search_block(
-                queries[block], k, None if exclude_rows is None else exclude_rows[block], mask
-            )
-        return rows, scores
-
-    def _search_block(
-        self, queries: np.ndarray, k: int, exclude_rows: np.ndarray | None, mask: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return best_of(queries @ self.vectors.T, k, exclude_rows=exclude_rows, mask=mask)
+        return best_in_blocks(
+            lambda block: queries[block] @ self.vectors.T, len(queries), len(self), k,
+            exclude_rows=exclude_rows, mask=mask,
+        )
 
 
 def best_of(
@@ -246,6 +235,39 @@ def best_of(
     top_scores = np.take_along_axis(scores, rows, axis=1)
     rows = np.where(np.isneginf(top_scores), -1, rows)
     return rows, top_scores
+
+
+def best_in_blocks(
+    score: Callable[[slice], np.ndarray],
+    n_queries: int,
+    n_items: int,
+    k: int,
+    *,
+    exclude_rows: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`best_of` over a score matrix made a block of queries at a time.
+
+    Parameters
+    ----------
+    score
+        Scores of the queries in a slice, ``(block, n_items)`` float32; each
+        block holds at most about 64 MB of scores.
+    n_queries, n_items
+        Shape of the whole score matrix.
+    k, exclude_rows, mask
+        As in :func:`best_of` (``exclude_rows`` for all queries).
+    """
+    step = max(1, _BLOCK_BYTES // (4 * max(n_items, 1)))
+    width = min(k, n_items)
+    rows = np.empty((n_queries, width), dtype=np.int64)
+    scores = np.empty((n_queries, width), dtype=np.float32)
+    for start in range(0, n_queries, step):
+        block = slice(start, start + step)
+        rows[block], scores[block] = best_of(
+            score(block), k, exclude_rows=None if exclude_rows is None else exclude_rows[block], mask=mask
+        )
+    return rows, scores
 
 
 HNSW_M = 32

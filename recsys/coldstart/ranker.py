@@ -46,7 +46,7 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 
-from recsys.index import best_of
+from recsys.index import best_in_blocks
 
 __all__ = ["ColdNextScorer", "ColdQueryRanker", "log_plays", "transitions_from"]
 
@@ -58,8 +58,6 @@ target and a uniform sample (a uniform sample shifts every logit by the same
 constant, so the weights stay unbiased)."""
 _MIN_PAIRS = 20
 """Fewer observed pairs than this fit nothing: the plain dot product is kept."""
-_BLOCK_BYTES = 64 << 20
-"""Largest score matrix (bytes) one block of :meth:`ColdNextScorer.search` allocates."""
 _L2 = 1e-3
 """Ridge penalty on the standardised weights, so that a constant feature cannot run away."""
 
@@ -276,20 +274,10 @@ class ColdNextScorer:
                                  self.log_plays_of)
 
     def search(self, rows: np.ndarray, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best items for each query row, itself excluded (see :func:`recsys.index.best_of`).
-
-        Rows are scored in blocks of at most about 64 MB of scores.
-        """
-        step = max(1, _BLOCK_BYTES // (4 * max(len(self.cold), 1)))
-        width = min(k, len(self.cold))
-        found = np.empty((len(rows), width), dtype=np.int64)
-        scores = np.empty((len(rows), width), dtype=np.float32)
-        for start in range(0, len(rows), step):
-            block = rows[start : start + step]
-            found[start : start + step], scores[start : start + step] = best_of(
-                self.score(block), k, exclude_rows=block, mask=mask
-            )
-        return found, scores
+        """The ``k`` best items for each query row, itself excluded (see :func:`recsys.index.best_in_blocks`)."""
+        return best_in_blocks(
+            lambda block: self.score(rows[block]), len(rows), len(self.cold), k, exclude_rows=rows, mask=mask
+        )
 
 
 def _signals(
