@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import platform
 import re
 import subprocess
@@ -14,7 +16,28 @@ import numpy as np
 from recsys.config import Item2VecConfig
 from recsys.item2vec import ItemVectors
 
+ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def dataset_arguments(doc: str, datasets: tuple[str, ...]) -> argparse.Namespace:
+    """The options of a benchmark that writes a section of docs/quality.md: --datasets, --out, --set, -k.
+
+    Also moves into the project (the configs' relative paths and the MLflow
+    store are its) and writes the synthetic data when it is asked for and absent.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=list(datasets), choices=datasets)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "quality.md")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("-k", type=int, default=10)
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    if "synthetic" in args.datasets and not (ROOT / "data" / "playlists.txt").exists():
+        from recsys.data.synthetic import write_synthetic
+
+        write_synthetic(ROOT / "data")
+    return args
 
 
 def commit() -> str:

@@ -12,22 +12,18 @@ rest of the file untouched).
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import sys
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
-from _common import commit, write_section
+from _common import ROOT, commit, dataset_arguments, write_section
 
 from recsys.config import load_pipeline_config
 from recsys.data.load import load_training_data
-from recsys.data.synthetic import write_synthetic
 from recsys.evaluation.cold_start import SUBSETS, ColdStartReport, evaluate_cold_start
 
-ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "pipelines" / "configs"
 DATASETS = ("synthetic", "yes", "ml-100k")
 
@@ -90,16 +86,7 @@ def _plainly(reports: list[ColdStartReport], k: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "quality.md")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("-k", type=int, default=10)
-    args = parser.parse_args()
-
-    os.chdir(ROOT)
-    if "synthetic" in args.datasets and not (ROOT / "data" / "playlists.txt").exists():
-        write_synthetic(ROOT / "data")
+    args = dataset_arguments(__doc__, DATASETS)
     started = time.perf_counter()
     reports, skipped = [], []
     for name in args.datasets:

@@ -11,7 +11,6 @@ writes the tables, the command and the machine to ``--out``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import sys
@@ -19,13 +18,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from _common import commit, write_section
+from _common import ROOT, commit, dataset_arguments, write_section
 
 from recsys.config import PipelineConfig, load_pipeline_config
-from recsys.data.synthetic import write_synthetic
 from recsys.evaluation.report import EvaluationReport, run_evaluation
 
-ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "pipelines" / "configs"
 DATASETS = ("synthetic", "yes", "rsc15", "ml-100k")
 
@@ -93,16 +90,7 @@ def _summary(reports: list[EvaluationReport], k: int) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "quality.md")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("-k", type=int, default=10)
-    args = parser.parse_args()
-
-    os.chdir(ROOT)  # the configs' relative paths and the MLflow store are the project's
-    if "synthetic" in args.datasets and not (ROOT / "data" / "playlists.txt").exists():
-        write_synthetic(ROOT / "data")
+    args = dataset_arguments(__doc__, DATASETS)
     started = time.perf_counter()
     reports, skipped = [], []
     for name in args.datasets:
