@@ -108,6 +108,15 @@ def _experiment_id(name: str) -> str:
     return mlflow.MlflowClient().get_experiment_by_name(name).experiment_id
 
 
+def _report_rows(page, url: str, run_id: str, table: str):
+    """Open a run's report.html in MLflow's artifact viewer; its frame and the rows of its table ``table``."""
+    page.goto(f"{url}/#/experiments/{_experiment_id('sweep-test')}/runs/{run_id}/artifacts/report.html?{VIEW}")
+    report = page.frame_locator("iframe.mlflow-html-iframe")
+    rows = report.locator(f"#{table} tbody tr")
+    rows.first.wait_for(timeout=90_000)
+    return report, rows
+
+
 def test_ui_lists_sweep_runs_with_window_vector_size_and_metric(ui, sweep_result: SweepResult) -> None:
     url, *_ = ui
     experiments = _post(f"{url}/api/2.0/mlflow/experiments/search", {"max_results": 100})["experiments"]
@@ -157,11 +166,7 @@ def test_printed_address_shows_the_runs_table_in_chromium(ui, page, sweep_result
 def test_run_report_renders_in_the_artifact_viewer(ui, page, sweep_result: SweepResult) -> None:
     url, *_ = ui
     final = sweep_result.final
-    experiment_id = _experiment_id("sweep-test")
-    page.goto(f"{url}/#/experiments/{experiment_id}/runs/{final.run_id}/artifacts/report.html?{VIEW}")
-    report = page.frame_locator("iframe.mlflow-html-iframe")
-    rows = report.locator("#quality-table tbody tr")
-    rows.first.wait_for(timeout=90_000)
+    report, rows = _report_rows(page, url, final.run_id, "quality-table")
     assert rows.count() == len(final.results)
     assert [rows.nth(i).get_attribute("data-method") for i in range(rows.count())] == [r.method for r in final.results]
     assert f"{final.results[0].metrics['hr_at_10']:.4f}" in rows.first.inner_text()
@@ -179,11 +184,7 @@ def test_run_report_renders_in_the_artifact_viewer(ui, page, sweep_result: Sweep
 def test_sweep_report_lists_its_trials_in_the_browser(ui, page, sweep_result: SweepResult) -> None:
     url, *_ = ui
     sweep = sweep_result
-    experiment_id = _experiment_id("sweep-test")
-    page.goto(f"{url}/#/experiments/{experiment_id}/runs/{sweep.parent_run_id}/artifacts/report.html?{VIEW}")
-    report = page.frame_locator("iframe.mlflow-html-iframe")
-    rows = report.locator("#trials-table tbody tr")
-    rows.first.wait_for(timeout=90_000)
+    report, rows = _report_rows(page, url, sweep.parent_run_id, "trials-table")
     assert rows.count() == len(sweep.trials)
     assert "Champion decision" in report.locator("#decision").inner_text()
     _screenshot(page, "sweep-report.png")
