@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -11,6 +12,7 @@ from recsys.data._schema import SEQUENCES_SCHEMA
 from recsys.data.synthetic import (
     SynthConfig,
     generate_playlists,
+    planted_next_counts,
     two_cluster_corpus,
     write_playlists,
     write_synthetic,
@@ -80,6 +82,26 @@ def test_playlists_hold_distinct_tracks(corpus: tuple[pl.DataFrame, pl.DataFrame
 def test_popularity_is_skewed(corpus: tuple[pl.DataFrame, pl.DataFrame]) -> None:
     counts = _tracks(corpus)["items"].value_counts(sort=True)["count"]
     assert counts[0] > 5 * counts.median()
+
+
+def test_planted_next_counts_are_the_corpus_own_transitions(corpus: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    """Same ids as the corpus, new playlists, and the generator's structure: same artist first."""
+    item_ids, counts = planted_next_counts(n_playlists=20_000)
+    sequences, metadata = corpus
+    assert list(item_ids) == metadata["item_id"].to_list() and counts.shape == (960, 960)
+    row = {item: i for i, item in enumerate(item_ids)}
+    observed = [(row[a], row[b]) for items in sequences["items"] for a, b in zip(items, items[1:])]
+    first, second = np.array(observed).T
+    # consecutive tracks of the shipped corpus are common pairs of the planted counts (ids mapped right)
+    assert np.asarray(counts[first, second]).mean() > 20 * counts.mean()
+    artist = metadata["artist"].to_numpy()
+    dense = counts.toarray()
+    assert (artist[dense.argmax(axis=1)] == artist).mean() > 0.95
+    same_artist = dense[artist[:, None] == artist[None, :]].sum() / dense.sum()
+    assert 0.5 <= same_artist < 0.7  # artist_run = 0.5, plus a new artist that happens to be the same
+    again = planted_next_counts(n_playlists=20_000)[1]
+    other = planted_next_counts(n_playlists=20_000, seed=3)[1]
+    assert (again != counts).nnz == 0 and (other != counts).nnz > 0
 
 
 def test_files_are_small_and_round_trip(tmp_path: Path) -> None:

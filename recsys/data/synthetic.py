@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from recsys.data._schema import SEQUENCES_SCHEMA, check_sequences
@@ -28,6 +29,7 @@ __all__ = [
     "GENRES",
     "SynthConfig",
     "generate_playlists",
+    "planted_next_counts",
     "write_playlists",
     "write_synthetic",
     "two_cluster_corpus",
@@ -245,6 +247,48 @@ def generate_playlists(config: SynthConfig = SynthConfig()) -> tuple[pl.DataFram
         )
     )
     return sequences, _metadata(config, labels)
+
+
+def planted_next_counts(
+    config: SynthConfig = SynthConfig(), *, n_playlists: int = 400_000, seed: int | None = None
+) -> tuple[tuple[str, ...], sp.csr_matrix]:
+    """How often each track follows each other in a huge corpus drawn like :func:`generate_playlists`.
+
+    The tracks keep the ids ``generate_playlists(config)`` gives them; only
+    the playlists are new (``n_playlists`` of them, from ``seed``). Row ``q``
+    normalised is, up to sampling noise, the generator's own probability of
+    each next track after ``q``: ranking by it is the best any method can
+    do for a next-item case that shows only the query (the Bayes limit),
+    which makes it the yardstick of what is reachable on this data.
+
+    Parameters
+    ----------
+    config
+        The corpus whose item ids and structure are meant; its
+        ``n_playlists`` is replaced by ``n_playlists``.
+    n_playlists
+        Playlists to count over (400,000 give about 8 million pairs).
+    seed
+        Seed of the new playlists; default ``config.seed + 1`` (not the
+        shipped corpus's own playlists).
+
+    Returns
+    -------
+    item_ids : tuple of str
+        ``"1"..str(n_items)``, the row and column order.
+    counts : scipy.sparse.csr_matrix
+        ``(n_items, n_items)`` int64: pairs of consecutive tracks in a playlist.
+    """
+    labels = np.random.default_rng(config.seed).permutation(config.n_items)
+    big = config.model_copy(update={"n_playlists": n_playlists})
+    rng = np.random.default_rng(config.seed + 1 if seed is None else seed)
+    playlist, item = _draw_items(big, rng, _draw_lengths(big, rng))
+    within = playlist[:-1] == playlist[1:]
+    rows, columns = labels[item[:-1][within]], labels[item[1:][within]]
+    counts = sp.coo_matrix(
+        (np.ones(rows.size, dtype=np.int64), (rows, columns)), shape=(config.n_items, config.n_items)
+    ).tocsr()
+    return tuple(str(i) for i in range(1, config.n_items + 1)), counts
 
 
 def _write_atomic(path: Path, text: str) -> None:
