@@ -10,13 +10,14 @@ import pytest
 
 from recsys.config import load_pipeline_config
 from recsys.data.split import random_split
-from recsys.data.synthetic import SynthConfig, generate_playlists
-from recsys.errors import DataError
+from recsys.data.synthetic import SynthConfig, generate_playlists, planted_next_counts
+from recsys.errors import ConfigError, DataError
 from recsys.evaluation.cold_start import SUBSETS, ColdStartReport, evaluate_cold_start
+from recsys.evaluation.methods import ScoreTable
 from recsys.evaluation.report import run_evaluation
 
 OPTIONS = ["epochs=8", "vector_size=16", "workers=1", "evaluation.bootstrap_resamples=50", "evaluation.ks=[10]"]
-METHODS = ["popular", "metadata-knn", "coldstart-similar", "coldstart-next", "warm-similar", "warm-next"]
+METHODS = ["popular", "metadata-knn", "coldstart-similar", "coldstart-next", "warm-similar", "warm-next", "limit"]
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,8 @@ def report() -> ColdStartReport:
     sequences, metadata = generate_playlists(SynthConfig(n_playlists=800))
     train, test = random_split(sequences, test_fraction=0.2, seed=1)
     config = load_pipeline_config(base={"data": {"name": "cold-eval", "path": "unused.txt"}}, overrides=OPTIONS)
-    return evaluate_cold_start(config, train, test, metadata)
+    limit = ScoreTable("limit", *planted_next_counts(SynthConfig(n_playlists=800), n_playlists=20_000))
+    return evaluate_cold_start(config, train, test, metadata, references=[limit])
 
 
 def test_every_method_answers_the_same_cases(report: ColdStartReport) -> None:
@@ -48,6 +50,26 @@ def test_vectors_from_metadata_beat_popular_on_cold_items(report: ColdStartRepor
         for name in ("hr_at_10", "ndcg_at_10"):
             assert report.metric(subset, "coldstart-next", name) > 2 * report.metric(subset, "popular", name)
     assert 0 < report.kept("cold query", "next") < 2
+
+
+def test_the_generator_limit_is_a_reference_on_the_same_catalogue(report: ColdStartReport) -> None:
+    """The planted probabilities rank "next" at least as well as anything trained on 640 playlists."""
+    for subset in SUBSETS:
+        for name in ("hr_at_10", "ndcg_at_10"):
+            assert report.metric(subset, "limit", name) >= report.metric(subset, "warm-next", name)
+    assert report.metric("cold target", "limit", "hr_at_10") > report.metric("cold target", "popular", "hr_at_10")
+    assert "| limit |" in report.to_markdown(k=10)
+
+
+def test_a_score_table_answers_from_the_training_items_only() -> None:
+    table = np.array([[0, 3, 1], [2, 0, 5], [4, 1, 0]], dtype=np.float32)
+    method = ScoreTable("t", ["a", "b", "c"], table).fit(
+        pl.DataFrame({"sequence_id": ["s"], "items": [["c", "a"]]})
+    )
+    assert method.item_ids_ == ("a", "c")
+    assert method.score(np.array([1, 0])).tolist() == [[4, 0], [0, 1]]
+    with pytest.raises(ConfigError, match="must be square"):
+        ScoreTable("t", ["a", "b"], table)
 
 
 def test_report_table_and_metrics(report: ColdStartReport) -> None:

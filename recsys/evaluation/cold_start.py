@@ -19,6 +19,11 @@ rest (neither), and scored by:
 * ``warm-similar`` / ``warm-next``: the upper bound, item2vec trained on all
   training sequences (the cold items included, as usual).
 
+Further reference methods may be passed in (``references``): on the
+synthetic data, the generator's own next-track probabilities
+(:func:`recsys.data.synthetic.planted_next_counts`), the most any method
+can reach on a case that shows only its query.
+
 Every method has the same catalogue (every training item) and answers the
 same cases. The ``neither`` column shows what the cold items cost the warm
 ones (cold items take places in their top-10 lists).
@@ -28,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -215,6 +220,7 @@ def evaluate_cold_start(
     metadata: pl.DataFrame,
     *,
     warm_vectors: ItemVectors | None = None,
+    references: Sequence[Method] = (),
     say: Callable[[str], None] | None = None,
 ) -> ColdStartReport:
     """Run the cold-start protocol on one dataset's split.
@@ -230,6 +236,10 @@ def evaluate_cold_start(
     warm_vectors
         item2vec already trained on all of ``train_sequences`` with ``config.item2vec``
         (the upper bound); trained here when not given.
+    references
+        Further methods, fitted here on ``train_sequences`` and scored on the
+        same cases under their own names, after the others (a known answer,
+        such as a generator's own probabilities).
     say
         Called with a short description when a stage starts.
 
@@ -275,6 +285,7 @@ def evaluate_cold_start(
     )))
     for relation in ("similar", "next"):
         methods.append((f"warm-{relation}", Item2VecMethod.from_vectors(warm_vectors, relation=relation)))
+    methods += [(reference.name, reference.fit(train_sequences)) for reference in references]
 
     cases = build_cases(test_sequences, "next_item")
     cold_set = set(cold)

@@ -21,7 +21,7 @@ from recsys.errors import ConfigError
 from recsys.index import normalize_rows
 from recsys.item2vec import ItemVectors, train
 
-__all__ = ["Method", "EmbeddingMethod", "Item2VecMethod", "session_matrix", "recency_weights"]
+__all__ = ["Method", "EmbeddingMethod", "Item2VecMethod", "ScoreTable", "session_matrix", "recency_weights"]
 
 _SCORE_CHUNK = 1024
 """Items scored per call of :meth:`Method.score` in the default session scoring."""
@@ -123,6 +123,43 @@ class Method(ABC):
             chunk = used[start : start + _SCORE_CHUNK]
             scores += weights[:, chunk] @ self.score(chunk)
         return scores
+
+
+class ScoreTable(Method):
+    """Scores read from a fixed item-by-item table: a known answer, not a learned one.
+
+    Row ``q`` of ``table`` scores every item for query ``q``; for example
+    :func:`recsys.data.synthetic.planted_next_counts`, the generator's own
+    next-track counts, which no method can beat on average. :meth:`fit`
+    keeps only the items the training sequences hold, so that the table
+    answers from the same catalogue as the methods it is compared with.
+
+    Parameters
+    ----------
+    name
+        The method's name in reports.
+    item_ids
+        Row and column order of ``table``.
+    table
+        ``(n_items, n_items)`` scores, sparse or dense.
+    """
+
+    def __init__(self, name: str, item_ids: Sequence[str], table: sp.spmatrix | np.ndarray) -> None:
+        self.name = name
+        self._all_ids = tuple(item_ids)
+        self._table = sp.csr_matrix(table, dtype=np.float32)
+        if self._table.shape != (len(self._all_ids),) * 2:
+            raise ConfigError(f"a score table for {len(self._all_ids)} items must be square, got {self._table.shape}")
+
+    def fit(self, train_sequences: pl.DataFrame) -> "ScoreTable":
+        trained = set(train_sequences["items"].explode().drop_nulls().to_list())
+        keep = np.flatnonzero([item in trained for item in self._all_ids])
+        self.item_ids_ = tuple(self._all_ids[i] for i in keep)
+        self.table_ = self._table[keep][:, keep].tocsr()
+        return self
+
+    def score(self, query_rows: np.ndarray) -> np.ndarray:
+        return self.table_[query_rows].toarray()
 
 
 class EmbeddingMethod(Method):
