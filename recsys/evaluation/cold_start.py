@@ -53,7 +53,7 @@ from recsys.evaluation.metrics import bootstrap_difference
 from recsys.evaluation.protocol import MethodResult, evaluate_method
 from recsys.item2vec import ItemVectors, train
 
-__all__ = ["ColdQueriesRanked", "ColdStartReport", "MetadataKNN", "evaluate_cold_start", "SUBSETS"]
+__all__ = ["ColdQueriesRanked", "ColdStartReport", "MetadataKNN", "cold_items", "evaluate_cold_start", "SUBSETS"]
 
 SUBSETS = ("cold query", "cold target", "neither")
 """The case subsets of the protocol, in table order."""
@@ -195,13 +195,32 @@ def _subset(cases: EvaluationCases, mask: np.ndarray, name: str) -> EvaluationCa
     )
 
 
-def _cold_items(
-    train_sequences: pl.DataFrame, metadata: pl.DataFrame, mapper: MetadataMapper, config: PipelineConfig
-) -> list[str]:
-    """A seeded random share of the training items that have metadata to make a vector from."""
+def cold_items(config: PipelineConfig, train_sequences: pl.DataFrame, metadata: pl.DataFrame) -> list[str]:
+    """The items :func:`evaluate_cold_start` makes cold: a seeded random share of the training items with metadata.
+
+    Parameters
+    ----------
+    config
+        The pipeline configuration (``cold_start.evaluation_fraction``,
+        ``cold_start.seed``, ``cold_start.columns``).
+    train_sequences
+        The training sequences.
+    metadata
+        The items' metadata.
+
+    Returns
+    -------
+    list of str
+        Sorted item ids.
+
+    Raises
+    ------
+    DataError
+        If too few training items have metadata.
+    """
     items = train_sequences.select(pl.col("items").explode().unique().sort()).to_series()
     frame = pl.DataFrame({"item_id": items}).join(metadata, on="item_id", how="inner", maintain_order="left")
-    roles = choose_roles(metadata.columns, mapper.config.columns)
+    roles = choose_roles(metadata.columns, config.cold_start.columns)
     candidates = frame.filter(~pl.Series(empty_rows(frame, list(roles))))["item_id"].to_list()
     n_cold = int(round(config.cold_start.evaluation_fraction * len(items)))
     if n_cold < 1 or len(candidates) < n_cold:
@@ -255,7 +274,7 @@ def evaluate_cold_start(
     say = say or (lambda _message: None)
     started = time.perf_counter()
     mapper = MetadataMapper(config.cold_start)
-    cold = _cold_items(train_sequences, metadata, mapper, config)
+    cold = cold_items(config, train_sequences, metadata)
     cold_train = train_sequences.with_columns(pl.col("items").list.filter(~pl.element().is_in(cold))).filter(
         pl.col("items").list.len() >= 2
     )
