@@ -90,25 +90,28 @@ def _limits(report: ColdStartReport, k: int) -> str:
         return ""
 
     def cell(subset: str, method: str) -> str:
-        return f"{report.metric(subset, method, f'hr_at_{k}'):.4f} / {report.metric(subset, method, f'ndcg_at_{k}'):.4f}"
+        return _hr_ndcg(report, subset, method, k)
 
-    def versus(subset: str, method: str) -> str:
-        results = {r.method: r for r in report.results[subset]}
-        diff, low, high = bootstrap_difference(results[method].ranks, results["metadata-knn"].ranks, k,
-                                               n_resamples=max(report.n_resamples, 1), seed=report.seed)
-        return f"{diff:+.4f} [{low:+.4f}, {high:+.4f}]"
+    results = {r.method: r for r in report.results["cold query"]}
+    diff, low, high = bootstrap_difference(results[LIMIT].ranks, results["metadata-knn"].ranks, k,
+                                           n_resamples=max(report.n_resamples, 1), seed=report.seed)
 
     return (
         f" Against what the {report.dataset} data allows (HR@{k} / NDCG@{k}): on cold queries the generator's own "
         f"next-track probabilities ({LIMIT}) score {cell('cold query', LIMIT)}, metadata-knn "
         f"{cell('cold query', 'metadata-knn')} (NDCG@{k} of the limit minus metadata-knn "
-        f"{versus('cold query', LIMIT)}), coldstart-next {cell('cold query', 'coldstart-next')}: metadata-knn sits at "
+        f"{diff:+.4f} [{low:+.4f}, {high:+.4f}]), coldstart-next {cell('cold query', 'coldstart-next')}: metadata-knn sits at "
         "the limit, so no ranking that sees only the query can beat it there by more than chance. On cold targets, "
         f"the generator's ranking with a cold item's own popularity (which its metadata cannot tell) replaced by "
         f"its artist's mean ({LIMIT_BY_ARTIST}) scores {cell('cold target', LIMIT_BY_ARTIST)}; metadata-knn "
         f"{cell('cold target', 'metadata-knn')}, coldstart-next {cell('cold target', 'coldstart-next')}. A method "
         "scores more on that subset only by favouring cold items, at the expense of the cases where neither is cold."
     )
+
+
+def _hr_ndcg(report: ColdStartReport, subset: str, method: str, k: int) -> str:
+    """``HR@k / NDCG@k`` of one method on one subset, as the tables show them."""
+    return f"{report.metric(subset, method, f'hr_at_{k}'):.4f} / {report.metric(subset, method, f'ndcg_at_{k}'):.4f}"
 
 
 def _summary(reports: list[ColdStartReport], k: int) -> list[str]:
@@ -119,8 +122,7 @@ def _summary(reports: list[ColdStartReport], k: int) -> list[str]:
         for subset in SUBSETS[:2]:
             cells = []
             for method in ("popular", "metadata-knn", "coldstart-next", "warm-next"):
-                cells.append(f"{report.metric(subset, method, f'hr_at_{k}'):.4f} / "
-                             f"{report.metric(subset, method, f'ndcg_at_{k}'):.4f}")
+                cells.append(_hr_ndcg(report, subset, method, k))
             lines.append(f"| {report.dataset} | {subset} | " + " | ".join(cells)
                          + f" | {report.kept(subset, 'next', f'hr_at_{k}'):.0%} |")
     return [f"HR@{k} / NDCG@{k}, relation \"next\" (the default):", "", *lines, "", _plainly(reports, k)]
