@@ -11,8 +11,9 @@ leans on popular items, and how much on items that share its metadata.
     + w_metadata * cos(features of q, features of j)
     + w_popularity * log(1 + plays of j)
 
-with the three weights fitted by maximum likelihood (a conditional logit,
-softmax over the candidates) on what actually followed the held-out warm
+with the three weights fitted by maximum likelihood (the conditional logit
+of :func:`recsys.ranking.fit_logit`, which fits the warm queries' ranking
+stage too: softmax over the candidates) on what actually followed the held-out warm
 items in the training sequences, their input vectors predicted by a ridge
 that never saw them. Where metadata says little, its weight comes out
 small; where the predicted vector says little, the others take over.
@@ -43,10 +44,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
-from scipy.optimize import minimize
-from scipy.special import log_softmax, softmax
 
 from recsys.index import best_in_blocks
+from recsys.ranking import fit_logit, log_plays
 
 __all__ = ["ColdNextScorer", "ColdQueryRanker", "log_plays", "transitions_from"]
 
@@ -58,14 +58,6 @@ target and a uniform sample (a uniform sample shifts every logit by the same
 constant, so the weights stay unbiased)."""
 _MIN_PAIRS = 20
 """Fewer observed pairs than this fit nothing: the plain dot product is kept."""
-_L2 = 1e-3
-"""Ridge penalty on the standardised weights, so that a constant feature cannot run away."""
-
-
-def log_plays(counts: np.ndarray) -> np.ndarray:
-    """``log(1 + plays)`` of each item, float32: the popularity signal."""
-    return np.log1p(np.asarray(counts, dtype=np.float64)).astype(np.float32)
-
 
 def transitions_from(sequences: pl.DataFrame, item_ids: Sequence[str], *, starting_at: np.ndarray) -> np.ndarray:
     """Every (item, next item) pair of catalogue rows in ``sequences`` whose first item is in ``starting_at``.
@@ -185,28 +177,12 @@ class ColdQueryRanker:
         signals = _signals(queries, pairs[:, 0], candidates, output_vectors, features, log_plays_of)
         allowed = candidates != pairs[:, :1]
         target = np.argmax(candidates == pairs[:, 1:], axis=1)
-        scale = signals.reshape(-1, 3)[allowed.ravel()].std(axis=0)
-        scale[scale == 0] = 1.0
-        standard = signals / scale
-
-        def loss(weights: np.ndarray) -> tuple[float, np.ndarray]:
-            logits = np.where(allowed, standard @ weights, -np.inf)
-            log_p = log_softmax(logits, axis=1)
-            p = np.where(allowed, softmax(logits, axis=1), 0.0)
-            rows = np.arange(len(target))
-            expected = np.einsum("nc,ncs->ns", p, standard)
-            gradient = -(standard[rows, target] - expected).mean(axis=0) + 2 * _L2 * weights
-            return float(-log_p[rows, target].mean() + _L2 * weights @ weights), gradient
-
-        def fitted(start: np.ndarray, bounds: list[tuple[float | None, float | None]]) -> np.ndarray:
-            return minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds).x
-
-        vector_only = fitted(np.array([1.0, 0.0, 0.0]), [(None, None), (0.0, 0.0), (0.0, 0.0)])
-        weights = fitted(vector_only, [(None, None)] * 3)
-        raw = weights / scale
+        vector_only, plain_ll = fit_logit(signals, allowed, target, start=np.array([1.0, 0.0, 0.0]),
+                                          fixed=np.array([False, True, True]))
+        weights, ll = fit_logit(signals, allowed, target, start=vector_only)
         return cls(
-            vector=float(raw[0]), metadata=float(raw[1]), popularity=float(raw[2]), cold_log_plays=cold_plays,
-            n_pairs=len(pairs), log_likelihood=-loss(weights)[0], log_likelihood_vector_only=-loss(vector_only)[0],
+            vector=float(weights[0]), metadata=float(weights[1]), popularity=float(weights[2]),
+            cold_log_plays=cold_plays, n_pairs=len(pairs), log_likelihood=ll, log_likelihood_vector_only=plain_ll,
         )
 
     def score(
