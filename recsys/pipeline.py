@@ -23,13 +23,16 @@ from recsys.coldstart import ColdStart, MetadataMapper
 from recsys.data.load import PreparedData, load_training_data
 from recsys.errors import CollapseWarning, DataError
 from recsys.evaluation.baselines import make_baseline
-from recsys.evaluation.methods import Item2VecMethod, Method
+from recsys.evaluation.methods import Item2VecMethod, Method, RankedMethod
 from recsys.evaluation.cases import build_cases
 from recsys.evaluation.protocol import MethodResult, evaluate_methods, item_popularity
 from recsys.item2vec import EpochReport, ItemVectors, corpus_mode, effective_workers, train
 from recsys.progress import Progress, Task
 from recsys.resources import StageRecord, StageTimer
-from recsys.selection import Candidate, Selection, check_collapse, choose_config
+from recsys.ranking import Ranking
+from recsys.selection import (
+    MIN_SEQUENCES, Candidate, Selection, check_collapse, choose_config, fit_ranking, validation_split,
+)
 from recsys import run_report, tracking
 from recsys.store import tracked_run
 from recsys.plots import metric_at_k_figure
@@ -44,6 +47,7 @@ class TrainingResult:
     run_id: str
     vectors: ItemVectors
     results: list[MethodResult]
+    """item2vec's rankings first (the model's default first: its metrics are the run's headline), then the baselines."""
     model_uri: str | None
     promoted: bool
     """Whether the registered version became the ``champion``."""
@@ -53,6 +57,8 @@ class TrainingResult:
     data: PreparedData
     stages: tuple[StageRecord, ...] = ()
     """Wall time and peak memory of each stage of the run."""
+    ranking: Ranking | None = None
+    """The model's ranking stage, if it has one."""
 
 
 def run_training(
@@ -127,17 +133,12 @@ def run_training(
         train_seconds = time.perf_counter() - started
         with stages.stage("log"):
             _log_training(config, prepared, vectors, train_seconds)
+        ranking = _fit_ranking(config, prepared.train, selection, vectors, stages=stages, say=say)
 
         say(f"evaluating on {len(cases):,} {protocol} cases")
         baselines = config.evaluation.baselines
         with stages.stage("evaluate"), progress.task("evaluating", total=len(baselines) + 1, unit="step") as task:
-            # the model's default relation first (its metrics are the run's headline), then the other
-            relations = [vectors.default_relation] + [r for r in ("next", "similar") if r != vectors.default_relation]
-            methods: list[Method] = [
-                Item2VecMethod.from_vectors(vectors, relation=r)
-                for r in relations
-                if r == "similar" or vectors.context_vectors is not None
-            ]
+            methods = _item2vec_methods(vectors, ranking)
             for name in baselines:
                 task.advance(0, note=f"fitting {name}")
                 methods.append(make_baseline(name).fit(prepared.train))
@@ -167,7 +168,8 @@ def run_training(
                 say("logging the model to MLflow")
                 registered = config.tracking.registered_model
                 model_uri = tracking.log_model(
-                    vectors, metadata=prepared.metadata, registered_model=registered, cold_start=cold_start
+                    vectors, metadata=prepared.metadata, registered_model=registered, cold_start=cold_start,
+                    ranking=ranking,
                 )
                 if registered:
                     promoted, champion_value = tracking.promote_champion(registered, run.info.run_id, metric=f"hr_at_{k}")
@@ -185,7 +187,62 @@ def run_training(
         train_seconds=train_seconds,
         data=prepared,
         stages=tuple(stages.records),
+        ranking=ranking,
     )
+
+
+def _item2vec_methods(vectors: ItemVectors, ranking: Ranking | None) -> list[Method]:
+    """item2vec as the harness scores it: the model's default ranking first (the run's headline), then the others.
+
+    Without a ranking stage: the default relation, then the other. With one
+    (it orders "next"): the ranked blend, the vectors alone
+    (``item2vec-next``) and the evidence alone, the default of item queries
+    first, then "similar".
+    """
+    if ranking is None:
+        relations = [vectors.default_relation] + [r for r in ("next", "similar") if r != vectors.default_relation]
+        return [Item2VecMethod.from_vectors(vectors, relation=r)
+                for r in relations if r == "similar" or vectors.context_vectors is not None]
+    ranked = RankedMethod(vectors, ranking)
+    plain = Item2VecMethod.from_vectors(vectors, relation="next")
+    first = [ranked, plain] if ranking.default("item") == "ranker" else [plain, ranked]
+    return [*first, RankedMethod(vectors, ranking, variant="evidence"),
+            Item2VecMethod.from_vectors(vectors, relation="similar")]
+
+
+def _fit_ranking(
+    config: PipelineConfig, train_sequences: pl.DataFrame, selection: Selection, vectors: ItemVectors, *,
+    stages: StageTimer, say: Callable[[str], None],
+) -> Ranking | None:
+    """Fit the ranking stage on the selection's validation split and log it (None when it does not apply).
+
+    The chosen candidate's vectors were trained on the validation's training
+    part: they are reused; without the automatic selection, the final
+    configuration is trained on that part once more.
+    """
+    reason = None
+    if not config.ranking.enabled:
+        reason = "ranking.enabled is false"
+    elif vectors.context_vectors is None or vectors.default_relation != "next":
+        reason = f"it orders 'next', and the model's relation is {vectors.default_relation!r}"
+    elif train_sequences.height < MIN_SEQUENCES:
+        reason = f"too few sequences ({train_sequences.height}, under {MIN_SEQUENCES}) for a validation split"
+    if reason is not None:
+        mlflow.set_tag("ranking", f"none: {reason}")
+        return None
+    say("fitting the ranking stage on the validation split")
+    with stages.stage("rank"):
+        fit, validation = validation_split(train_sequences, config.selection)
+        chosen = selection.chosen
+        same = chosen is not None and chosen.vectors is not None and chosen.config == config.item2vec
+        fit_vectors = chosen.vectors if same else train(fit, config.item2vec)
+        fitted = fit_ranking(fit_vectors, fit, validation, config.ranking, metric=config.selection.metric,
+                             k=config.evaluation.headline_k, seed=config.selection.seed)
+        ranking = fitted.ranking(train_sequences, vectors)
+    say(f"ranking: {fitted.summary()}")
+    with stages.stage("log"):
+        tracking.log_ranking(ranking)
+    return ranking
 
 
 def _selection_metric(config: PipelineConfig) -> str:

@@ -34,12 +34,13 @@ from recsys.errors import ModelLoadError, RecsysWarning, TrackingStoreError, fir
 from recsys.evaluation.protocol import MethodResult
 from recsys.index import AnnReport
 from recsys.item2vec import EpochReport, ItemVectors
-from recsys.pyfunc import COLD_START_ARTIFACT, METADATA_ARTIFACT, VECTORS_ARTIFACT
+from recsys.pyfunc import COLD_START_ARTIFACT, METADATA_ARTIFACT, RANKING_ARTIFACT, VECTORS_ARTIFACT
 from recsys.quiet import quiet_mlflow
 from recsys.store import check_store, sqlite_path, store_errors, store_lock
 
 if TYPE_CHECKING:
     from recsys.coldstart import ColdStart
+    from recsys.ranking import Ranking
     from recsys.selection import Selection
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "log_figure",
     "log_model",
     "log_ann_report",
+    "log_ranking",
     "local_model_dir",
     "registered_version",
     "promote_champion",
@@ -375,6 +377,37 @@ def log_selection(selection: Selection, *, metric: str) -> None:
     mlflow.set_tags(tags)
 
 
+def log_ranking(ranking: "Ranking") -> None:
+    """Log the ranking stage to the active run.
+
+    Metrics under ``ranking/``: each kind of query's fitted weights
+    (``ranking/item.share_weight``...) and those of its evidence-only blend
+    (``ranking/item.evidence.after_weight``), the mean log-likelihood of
+    the validation next items under the blend and under the vectors alone
+    (``ranking/item.log_likelihood``, ``..._vectors``), the cases fitted on,
+    the validation scores that chose between them
+    (``ranking/item.ranker_score``, ``ranking/item.vectors_score``), and the
+    size of the saved evidence (``ranking/evidence_mb``). Tags
+    ``ranking.item`` and ``ranking.session`` name the ranking each kind of
+    query uses by default (``ranker`` or ``vectors``).
+    """
+    metrics: dict[str, float] = {"ranking/evidence_mb": ranking.evidence.nbytes / 2**20}
+    for kind, blend in ranking.blends.items():
+        metrics.update({f"ranking/{kind}.{signal}_weight": w for signal, w in blend.by_signal.items()})
+        metrics[f"ranking/{kind}.n_cases"] = float(blend.n_cases)
+        for name in ("log_likelihood", "log_likelihood_vectors"):
+            if not math.isnan(getattr(blend, name)):
+                metrics[f"ranking/{kind}.{name}"] = getattr(blend, name)
+    for kind, blend in ranking.evidence_blends.items():
+        metrics.update({f"ranking/{kind}.evidence.{signal}_weight": w for signal, w in blend.by_signal.items()
+                        if signal != "vector"})
+    for name, value in ranking.validation.items():
+        kind, _, what = name.partition("/")
+        metrics[f"ranking/{kind}.{what}"] = value
+    mlflow.log_metrics(metrics)
+    mlflow.set_tags({f"ranking.{kind}": ranking.default(kind) for kind in ("item", "session")})
+
+
 def log_figure(figure: Any, path: str) -> None:
     """Log a matplotlib figure as an artifact of the active run and close it."""
     import matplotlib.pyplot as plt
@@ -442,7 +475,8 @@ def _signature() -> ModelSignature:
                 ColSpec("boolean", "cold"),
             ]
         ),
-        params=ParamSchema([ParamSpec("k", "long", 10), ParamSpec("relation", "string", "")]),
+        params=ParamSchema([ParamSpec("k", "long", 10), ParamSpec("relation", "string", ""),
+                            ParamSpec("rank", "string", "")]),
     )
 
 
@@ -452,12 +486,14 @@ def log_model(
     metadata: pl.DataFrame | None = None,
     registered_model: str | None = None,
     cold_start: "ColdStart | None" = None,
+    ranking: "Ranking | None" = None,
 ) -> str:
     """Log vectors, metadata and the pyfunc model to the active run; optionally register it.
 
     ``cold_start`` (a :class:`recsys.coldstart.ColdStart`) is logged beside
     the vectors as the ``cold_start`` artifact: the metadata mapper and any
-    cold items.
+    cold items; ``ranking`` (a :class:`recsys.ranking.Ranking`) as the
+    ``ranking`` artifact.
 
     A model that is registered carries its prepared search structures
     (:mod:`recsys.search_store`): they are built here, once, so that every
@@ -475,10 +511,12 @@ def log_model(
     package_dir = Path(recsys.__file__).resolve().parent
     with tempfile.TemporaryDirectory() as staging:
         artifacts = {VECTORS_ARTIFACT: str(vectors.save(Path(staging) / VECTORS_ARTIFACT))}
+        if ranking is not None:
+            artifacts[RANKING_ARTIFACT] = str(ranking.save(Path(staging) / RANKING_ARTIFACT))
         if registered_model and (cold_start is None or len(cold_start) == 0):
             from recsys.recommender import Recommender
 
-            Recommender.from_directory(artifacts[VECTORS_ARTIFACT]).prepare()
+            Recommender.from_directory(artifacts[VECTORS_ARTIFACT], ranking_dir=artifacts.get(RANKING_ARTIFACT)).prepare()
         if metadata is not None:
             meta_path = Path(staging) / f"{METADATA_ARTIFACT}.parquet"
             metadata.write_parquet(meta_path)

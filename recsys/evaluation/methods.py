@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -20,8 +21,11 @@ from recsys.config import NEXT_SESSION_DECAY, Item2VecConfig, Relation
 from recsys.errors import ConfigError
 from recsys.index import normalize_rows
 from recsys.item2vec import ItemVectors, train
+from recsys.ranking import VECTORS_ONLY, Blend, Evidence, Ranker, Ranking, recency_weights
 
-__all__ = ["Method", "EmbeddingMethod", "Item2VecMethod", "ScoreTable", "session_matrix", "recency_weights"]
+__all__ = [
+    "Method", "EmbeddingMethod", "Item2VecMethod", "RankedMethod", "ScoreTable", "session_matrix", "recency_weights",
+]
 
 _SCORE_CHUNK = 1024
 """Items scored per call of :meth:`Method.score` in the default session scoring."""
@@ -49,23 +53,6 @@ def session_matrix(sessions: Sequence[np.ndarray], n_items: int) -> sp.csr_matri
     return recency_weights(sessions, n_items, decay=1.0)
 
 
-def recency_weights(sessions: Sequence[np.ndarray], n_items: int, *, decay: float) -> sp.csr_matrix:
-    """Recency-weighted mean of each session's items as a sparse ``(n_sessions, n_items)`` matrix.
-
-    The last item of a session weighs 1, the one before it ``decay``, then
-    ``decay**2``...; each row sums to 1. ``decay=1`` is the plain mean
-    (:func:`session_matrix`).
-    """
-    lengths = np.fromiter((len(s) for s in sessions), dtype=np.int64, count=len(sessions))
-    indptr = np.concatenate([[0], np.cumsum(lengths)])
-    indices = np.concatenate(sessions) if len(sessions) else np.empty(0, dtype=np.int64)
-    ages = np.repeat(lengths, lengths) - 1 - (np.arange(indices.size) - np.repeat(indptr[:-1], lengths))
-    weights = np.power(decay, ages, dtype=np.float64)
-    totals = np.add.reduceat(weights, indptr[:-1]) if indices.size else np.ones(0)
-    weights = (weights / np.repeat(totals, lengths)).astype(np.float32)
-    matrix = sp.csr_matrix((weights, indices, indptr), shape=(len(sessions), n_items))
-    matrix.sum_duplicates()
-    return matrix
 
 
 class Method(ABC):
@@ -237,3 +224,75 @@ class Item2VecMethod(EmbeddingMethod):
             return super().score_sessions(sessions)
         weights = recency_weights(sessions, len(self.item_ids_), decay=NEXT_SESSION_DECAY)
         return (weights @ self.vectors_.vectors) @ self.vectors_.context_vectors.T
+
+
+RankedVariant = Literal["ranker", "vectors", "evidence"]
+"""Which ranking of a :class:`RankedMethod`: the fitted blend, the vectors alone, or the evidence alone."""
+
+
+class RankedMethod(Method):
+    """item2vec through its ranking stage (:mod:`recsys.ranking`), as the recommender answers "next".
+
+    A query's candidates (the vectors' best items and the items observed
+    after it) are ordered by the stage's fitted blend of item queries, a
+    session's by the blend of sessions; every other item scores ``-inf``
+    and is never recommended, as the recommender never returns it.
+
+    Parameters
+    ----------
+    vectors
+        The trained vectors (with output vectors).
+    ranking
+        The fitted ranking stage over the same catalogue.
+    variant
+        ``"ranker"``: the fitted blend; ``"vectors"``: the plain vector
+        order (:data:`~recsys.ranking.VECTORS_ONLY`); ``"evidence"``: the
+        blend fitted without the vector signal, candidates from plays.
+    """
+
+    def __init__(self, vectors: ItemVectors, ranking: Ranking, *, variant: RankedVariant = "ranker") -> None:
+        if vectors.context_vectors is None:
+            raise ConfigError("the ranking stage needs output vectors, and these item vectors have none")
+        self.vectors_ = vectors
+        self.ranking = ranking
+        self.variant = variant
+        self.item_ids_ = vectors.item_ids
+        self._ranker = self._bind(ranking.evidence)
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return {"ranker": "item2vec-ranked", "vectors": "item2vec-vectors", "evidence": "item2vec-evidence"}[
+            self.variant]
+
+    def _bind(self, evidence: Evidence) -> Ranker:
+        with_vectors = self.variant != "evidence"
+        return Ranker(evidence, inputs=self.vectors_.vectors if with_vectors else None,
+                      outputs=self.vectors_.context_vectors if with_vectors else None,
+                      candidates=self.ranking.candidates)
+
+    def fit(self, train_sequences: pl.DataFrame) -> "RankedMethod":
+        """Count the evidence of ``train_sequences`` anew (the vectors and the weights stay)."""
+        evidence = self.ranking.evidence
+        self._ranker = self._bind(Evidence.from_sequences(
+            train_sequences, self.item_ids_, steps=evidence.steps, depth=evidence.depth))
+        return self
+
+    def _blend(self, kind: str) -> Blend:
+        if self.variant == "vectors":
+            return VECTORS_ONLY
+        return (self.ranking.evidence_blends if self.variant == "evidence" else self.ranking.blends)[kind]
+
+    def _scores(self, sessions: Sequence[np.ndarray], kind: str) -> np.ndarray:
+        scores = np.full((len(sessions), len(self.item_ids_)), -np.inf, dtype=np.float32)
+        source = "popularity" if self.variant == "evidence" else "vectors"
+        candidates, values = self._ranker.scored(sessions, self._blend(kind), self.ranking.candidates, source=source)
+        rows = np.repeat(np.arange(len(sessions)), candidates.shape[1])
+        keep = candidates.ravel() >= 0
+        scores[rows[keep], candidates.ravel()[keep]] = values.ravel()[keep]
+        return scores
+
+    def score(self, query_rows: np.ndarray) -> np.ndarray:
+        return self._scores([np.array([row]) for row in query_rows], "item")
+
+    def score_sessions(self, sessions: Sequence[np.ndarray]) -> np.ndarray:
+        return self._scores(sessions, "session")

@@ -7,12 +7,17 @@ A stage between the split and the final training that returns the resolved
 - :func:`resolve_defaults` fills the options the user left unset from those
   statistics (context, epochs, learning rate, down-sampling, relation);
 - :func:`choose_config` trains a few candidates on a validation split and
-  keeps the best one that passes the collapse guard (:func:`check_collapse`).
+  keeps the best one that passes the collapse guard (:func:`check_collapse`);
+- :func:`fit_ranking` fits the ranking stage (:mod:`recsys.ranking`) on the
+  same validation split and chooses, per kind of query, between its blend
+  and the vectors alone.
 """
 
 from recsys.selection._collapse import CollapseCheck, check_collapse
 from recsys.selection._defaults import resolve_defaults, training_amount
+from recsys.selection._ranking import RankingFit, fit_ranking
 from recsys.selection._select import (
+    MIN_SEQUENCES,
     Candidate,
     Selection,
     choose_config,
@@ -23,6 +28,7 @@ from recsys.selection._select import (
 from recsys.selection._stats import CorpusStats, corpus_stats
 
 __all__ = [
+    "MIN_SEQUENCES",
     "Candidate",
     "CollapseCheck",
     "CorpusStats",
@@ -30,6 +36,8 @@ __all__ = [
     "check_collapse",
     "choose_config",
     "corpus_stats",
+    "fit_ranking",
+    "RankingFit",
     "resolve_defaults",
     "selection_score",
     "training_amount",

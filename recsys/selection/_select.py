@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import polars as pl
@@ -28,7 +28,7 @@ from recsys.evaluation.baselines import PopularBaseline
 from recsys.evaluation.cases import EvaluationCases, build_cases, train_validation_split
 from recsys.evaluation.methods import Item2VecMethod
 from recsys.evaluation.protocol import evaluate_method
-from recsys.item2vec import train
+from recsys.item2vec import ItemVectors, train
 from recsys.selection._collapse import CollapseCheck, check_collapse
 from recsys.selection._defaults import FORWARD_AMOUNT_FACTOR, MAX_ALPHA, resolve_defaults
 from recsys.selection._stats import CorpusStats, corpus_stats
@@ -75,6 +75,9 @@ class Candidate:
     cost: float = 0.0
     """Its training on the validation's training part, in trainings of the
     costlier context on all the training sequences (:func:`training_cost`)."""
+    vectors: ItemVectors | None = field(default=None, compare=False, repr=False)
+    """Its vectors, trained on the validation's training part: kept by the
+    best candidate so far only (the ranking stage is fitted on them)."""
 
     @property
     def score(self) -> float:
@@ -185,6 +188,7 @@ class _Validator:
             scores=scores,
             train_seconds=seconds,
             collapse=checks[relation],
+            vectors=vectors,
         )
 
     def _diverged(self, name: str, config: Item2VecConfig, seconds: float, reason: str) -> Candidate:
@@ -352,6 +356,9 @@ def choose_config(
     def run(name: str, candidate_config: Item2VecConfig) -> Candidate:
         candidate = dataclasses.replace(validator.score(name, candidate_config, fit), cost=cost(candidate_config))
         candidates.append(candidate)
+        best = _best(candidates)
+        candidates[:] = [c if c is best or c.vectors is None else dataclasses.replace(c, vectors=None)
+                         for c in candidates]
         if on_candidate is not None:
             on_candidate(candidate)
         return candidate

@@ -1,0 +1,146 @@
+"""Fitting the ranking stage on the validation split, and choosing where it helps.
+
+The vectors of the chosen candidate were trained on the validation's
+training part, so the validation sequences are unseen by both the vectors
+and the evidence counted from that part: what came next there is what the
+blends are fitted on (:func:`recsys.ranking.fit_blend`), for item queries
+(next-item cases) and sessions (session cases) apart. Each kind of query
+then keeps the blend, or the vectors alone where the blend scores lower on
+the same cases (``ranking.choose``). The final stage counts its evidence
+on all the training sequences (:meth:`RankingFit.ranking`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from recsys.config import RankingConfig, SelectionMetric
+from recsys.evaluation.cases import EvaluationCases, build_cases
+from recsys.evaluation.methods import RankedMethod
+from recsys.evaluation.protocol import evaluate_method
+from recsys.item2vec import ItemVectors
+from recsys.ranking import Blend, Evidence, QueryKind, Rank, Ranker, Ranking, fit_blend
+from recsys.selection._select import selection_score
+
+__all__ = ["RankingFit", "fit_ranking", "SESSION_WINDOW"]
+
+SESSION_WINDOW = 20
+"""Items of a session the session cases give as context, at most (the latest)."""
+
+_PROTOCOLS: dict[QueryKind, str] = {"item": "next_item", "session": "session"}
+_MAX_SCORED = 10_000
+"""Validation cases each ranking is scored on when choosing, at most (a seeded sample)."""
+
+
+@dataclass(frozen=True)
+class RankingFit:
+    """The fitted weights and the choice between the blend and the vectors, per kind of query."""
+
+    blends: Mapping[str, Blend]
+    evidence_blends: Mapping[str, Blend]
+    defaults: Mapping[str, Rank]
+    validation: Mapping[str, float]
+    """``{kind}/{variant}_score`` (the selection score on validation) and ``{kind}/n_cases``."""
+    config: RankingConfig
+
+    def ranking(self, sequences: pl.DataFrame, vectors: ItemVectors) -> Ranking:
+        """The stage of the final model: these weights, evidence counted on ``sequences`` over ``vectors``' catalogue."""
+        evidence = Evidence.from_sequences(sequences, vectors.item_ids, steps=self.config.steps,
+                                           depth=self.config.depth)
+        return Ranking(evidence, dict(self.blends), dict(self.evidence_blends), dict(self.defaults),
+                       self.config.candidates, dict(self.validation))
+
+    def summary(self) -> str:
+        """One line for people: which ranking each kind of query uses, and the validation scores behind it."""
+        parts = []
+        for kind in _PROTOCOLS:
+            ranker, vectors = (self.validation.get(f"{kind}/{v}_score", float("nan")) for v in ("ranker", "vectors"))
+            parts.append(f"{kind} queries: {self.defaults[kind]} (validation {ranker:.4f} blended, "
+                         f"{vectors:.4f} vectors only)")
+        return "; ".join(parts)
+
+
+def _contexts(cases: EvaluationCases, rows: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Each case's known context rows (the latest :data:`SESSION_WINDOW`), its target row, and which cases
+    count: a known target that is not already in its context."""
+    contexts, targets, keep = [], np.empty(len(cases), dtype=np.int64), np.zeros(len(cases), dtype=bool)
+    for i, (begin, end) in enumerate(zip(cases.begin, cases.end)):
+        context = rows[max(begin, end - SESSION_WINDOW) : end]
+        context = context[context >= 0]
+        contexts.append(context)
+        targets[i] = rows[end]
+        keep[i] = context.size > 0 and rows[end] >= 0 and rows[end] not in context
+    return contexts, targets, keep
+
+
+def _sample(cases: EvaluationCases, keep: np.ndarray, limit: int, seed: int) -> EvaluationCases:
+    """The cases flagged in ``keep``, at most ``limit`` of them (a seeded sample, in order)."""
+    chosen = np.flatnonzero(keep)
+    if chosen.size > limit:
+        chosen = np.sort(np.random.default_rng(seed).choice(chosen, size=limit, replace=False))
+    return dataclasses.replace(cases, begin=np.maximum(cases.begin[chosen], cases.end[chosen] - SESSION_WINDOW),
+                               end=cases.end[chosen], sequence_ids=cases.sequence_ids[chosen],
+                               positions=cases.positions[chosen])
+
+
+def fit_ranking(
+    vectors: ItemVectors,
+    fit: pl.DataFrame,
+    validation: pl.DataFrame,
+    config: RankingConfig,
+    *,
+    metric: SelectionMetric = "hr+ndcg",
+    k: int = 10,
+    seed: int = 0,
+) -> RankingFit:
+    """Fit the blends of item and session queries on the validation split and choose where they help.
+
+    Parameters
+    ----------
+    vectors
+        Vectors trained on ``fit`` alone (with output vectors).
+    fit, validation
+        The validation split of the training sequences.
+    config
+        Candidates, evidence settings, cases and whether to choose.
+    metric, k
+        What the blend and the vectors alone are compared by, on validation.
+    seed
+        Seed of the case samples.
+
+    Returns
+    -------
+    RankingFit
+    """
+    evidence = Evidence.from_sequences(fit, vectors.item_ids, steps=config.steps, depth=config.depth)
+    ranker = Ranker(evidence, inputs=vectors.vectors, outputs=vectors.context_vectors, candidates=config.candidates)
+    plain = Ranker(evidence, inputs=None, outputs=None, candidates=config.candidates)
+    stage = Ranking(evidence, {}, {}, candidates=config.candidates)
+    blends: dict[str, Blend] = {}
+    evidence_blends: dict[str, Blend] = {}
+    defaults: dict[str, Rank] = {}
+    scores: dict[str, float] = {}
+    vocabulary = vectors.vocabulary
+    for kind, protocol in _PROTOCOLS.items():
+        cases = build_cases(validation, protocol)  # type: ignore[arg-type]
+        rows = vocabulary.rows(cases.item_ids.tolist(), missing="negative")
+        contexts, targets, keep = _contexts(cases, rows)
+        fitting = np.flatnonzero(keep)
+        blends[kind] = fit_blend(ranker, [contexts[i] for i in fitting], targets[fitting],
+                                 max_cases=config.max_cases, seed=seed)
+        evidence_blends[kind] = fit_blend(plain, [contexts[i] for i in fitting], targets[fitting],
+                                          source="popularity", max_cases=config.max_cases, seed=seed)
+        scored = _sample(cases, keep, _MAX_SCORED, seed)
+        stage = dataclasses.replace(stage, blends={**stage.blends, kind: blends[kind]})
+        for variant in ("ranker", "vectors"):
+            result = evaluate_method(RankedMethod(vectors, stage, variant=variant), scored, ks=(k,))
+            scores[f"{kind}/{variant}_score"] = selection_score(result.metrics, metric, k)
+        scores[f"{kind}/n_cases"] = float(len(scored))
+        better = scores[f"{kind}/ranker_score"] >= scores[f"{kind}/vectors_score"]
+        defaults[kind] = "ranker" if better or not config.choose else "vectors"
+    return RankingFit(blends, evidence_blends, defaults, scores, config)
