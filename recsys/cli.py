@@ -192,7 +192,7 @@ def _example_items(result: Any, count: int) -> list[str]:
 def _print_examples(result: Any, count: int) -> None:
     from recsys.recommender import Recommender
 
-    recommender = Recommender(result.vectors, result.data.metadata)
+    recommender = Recommender(result.vectors, result.data.metadata, ranking=result.ranking)
     for item in _example_items(result, count):
         label = item
         if recommender.metadata is not None:
@@ -200,7 +200,8 @@ def _print_examples(result: Any, count: int) -> None:
             if row.height:
                 label += "  " + " | ".join(str(v) for v in row.row(0)[1:])
         relation = recommender.item_vectors.default_relation
-        click.echo(f"\ntop-5 neighbours of {label} (relation {relation!r})")
+        ranked = " ranked by the blend of vectors and evidence" if recommender.ranks_by_default() else ""
+        click.echo(f"\ntop-5 neighbours of {label} (relation {relation!r}{ranked})")
         click.echo(_table(recommender.recommend_frame(item, k=5)))
 
 
@@ -290,6 +291,10 @@ _relation_option = click.option(
     "--relation", type=click.Choice(["similar", "next"]), default=None,
     help="similar: substitutes (cosine); next: what comes after or goes with it (dot product). "
          "Default: the model's relation.")
+_rank_option = click.option(
+    "--rank", type=click.Choice(["ranker", "vectors"]), default=None,
+    help="How 'next' is ordered: ranker (the fitted blend of the vectors with what followed the item in "
+         "training) or vectors (plain nearest neighbours). Default: the model's.")
 
 
 @contextlib.contextmanager
@@ -318,16 +323,19 @@ def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
 @click.option("--on-unknown", type=click.Choice(["error", "popular"]), default="error", show_default=True,
               help="For an unknown ITEM_ID: fail, or show the most popular items.")
 @_relation_option
+@_rank_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_friendly_errors
-def recommend(item_id: str, k: int, model_uri: str, on_unknown: str, relation: str | None, as_json: bool) -> None:
+def recommend(item_id: str, k: int, model_uri: str, on_unknown: str, relation: str | None, rank: str | None,
+              as_json: bool) -> None:
     """Print the top-k items for ITEM_ID: similar to it, or coming after it (--relation)."""
     import polars as pl
 
     from recsys.recommender import Recommender
 
     recommender = Recommender.load(model_uri)
-    result = recommender.recommend(item_id, k=k, on_unknown=on_unknown, relation=relation)  # type: ignore[arg-type]
+    result = recommender.recommend(item_id, k=k, on_unknown=on_unknown, relation=relation,  # type: ignore[arg-type]
+                                   rank=rank)  # type: ignore[arg-type]
     frame = recommender.to_frame(result)
     if as_json:
         payload = {"item_id": item_id, "fallback": result.fallback, "recommendations": frame.to_dicts()}
@@ -384,14 +392,16 @@ def serve_command(model_uri: str, host: str, port: int, index: str, admin_token:
               help="Neighbours per item.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Parquet file to write.")
 @_relation_option
+@_rank_option
 @_friendly_errors
-def export_neighbours_command(model_uri: str, k: int, out: Path, relation: str | None) -> None:
+def export_neighbours_command(model_uri: str, k: int, out: Path, relation: str | None, rank: str | None) -> None:
     """Write the exact top-k neighbours of every item to Parquet: item_id, rank, neighbour_id, score."""
     from recsys.recommender import Recommender
 
     recommender = Recommender.load(model_uri)
     with _progress("exporting") as on_progress:
-        report = recommender.export_neighbours(out, k=k, relation=relation, on_progress=on_progress)  # type: ignore[arg-type]
+        report = recommender.export_neighbours(out, k=k, relation=relation, rank=rank,  # type: ignore[arg-type]
+                                               on_progress=on_progress)
     click.echo(f"wrote {report.path}: the top {report.k} neighbours of {report.n_items:,} items "
                f"({report.n_items * report.k:,} rows) in {report.seconds:.1f} s")
 

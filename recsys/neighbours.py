@@ -185,8 +185,14 @@ def export_neighbours(
     handle, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     os.close(handle)
     try:
+        blocks = neighbour_blocks(vectors, width, candidates=candidates)
+        if answered_elsewhere is not None and answered_elsewhere[0].all():  # the vectors' lists are never used
+            search = answered_elsewhere[1]
+            blocks = ((start, *search(np.arange(start, min(start + _BLOCK_ROWS, len(ids))), width))
+                      for start in range(0, len(ids), _BLOCK_ROWS))
+            answered_elsewhere = None
         with pq.ParquetWriter(staging, schema) as writer:
-            for start, rows, scores in neighbour_blocks(vectors, width, candidates=candidates):
+            for start, rows, scores in blocks:
                 block = len(rows)
                 if answered_elsewhere is not None:
                     flags, search = answered_elsewhere

@@ -14,20 +14,23 @@ from typing import Any
 import mlflow.pyfunc
 import pandas as pd
 
-__all__ = ["Item2VecPyfunc", "VECTORS_ARTIFACT", "METADATA_ARTIFACT", "COLD_START_ARTIFACT"]
+__all__ = ["Item2VecPyfunc", "VECTORS_ARTIFACT", "METADATA_ARTIFACT", "COLD_START_ARTIFACT", "RANKING_ARTIFACT"]
 
 VECTORS_ARTIFACT = "item_vectors"
 METADATA_ARTIFACT = "metadata"
 COLD_START_ARTIFACT = "cold_start"
 """The metadata mapper and cold items (:class:`recsys.coldstart.ColdStart`), when the model has them."""
+RANKING_ARTIFACT = "ranking"
+"""The ranking stage (:class:`recsys.ranking.Ranking`), when the model has one."""
 
 
 class Item2VecPyfunc(mlflow.pyfunc.PythonModel):
     """Answer top-k similar items for each ``item_id`` of the input frame.
 
     ``predict`` takes a DataFrame with an ``item_id`` column and the params
-    ``k`` (default 10) and ``relation`` (``"similar"`` or ``"next"``; empty or
-    absent: the model's default relation); it returns one row per recommendation with columns
+    ``k`` (default 10), ``relation`` (``"similar"`` or ``"next"``; empty or
+    absent: the model's default relation) and ``rank`` (``"ranker"`` or
+    ``"vectors"``; empty or absent: the model's default); it returns one row per recommendation with columns
     ``query_id, rank, item_id, score, cold`` (plus metadata columns if logged;
     ``cold`` flags items whose vector came from their metadata).
     Unknown items raise :class:`recsys.errors.UnknownItemError`.
@@ -38,10 +41,12 @@ class Item2VecPyfunc(mlflow.pyfunc.PythonModel):
 
         metadata = context.artifacts.get(METADATA_ARTIFACT)
         cold_start = context.artifacts.get(COLD_START_ARTIFACT)
+        ranking = context.artifacts.get(RANKING_ARTIFACT)
         self.recommender = Recommender.from_directory(
             Path(context.artifacts[VECTORS_ARTIFACT]),
             metadata_path=Path(metadata) if metadata else None,
             cold_start_dir=Path(cold_start) if cold_start else None,
+            ranking_dir=Path(ranking) if ranking else None,
         )
 
     def predict(
@@ -50,10 +55,11 @@ class Item2VecPyfunc(mlflow.pyfunc.PythonModel):
         params = params or {}
         k = int(params.get("k", 10))
         relation = params.get("relation") or None
+        rank = params.get("rank") or None
         if isinstance(model_input, pd.DataFrame):
             column = "item_id" if "item_id" in model_input.columns else model_input.columns[0]
             queries = [str(v) for v in model_input[column].tolist()]
         else:
             queries = [str(v) for v in list(model_input)]
-        frame = self.recommender.recommend_frame_many(queries, k=k, relation=relation)
+        frame = self.recommender.recommend_frame_many(queries, k=k, relation=relation, rank=rank)
         return frame.to_pandas()

@@ -35,6 +35,7 @@ from recsys.errors import ConfigError, ModelLoadError, UnknownItemError, first_l
 from recsys.index import EF_CONSTRUCTION, HNSW_M, TARGET_RECALL, AnnReport, ExactIndex, HNSWIndex, build_hnsw
 from recsys.item2vec import ItemVectors
 from recsys.neighbours import ExportReport, NeighbourTable, Progress, export_neighbours
+from recsys.ranking import RANKS, SIGNALS, QueryKind, Rank, Ranker, Ranking
 from recsys.search_store import SearchStore, StructureKind
 
 if TYPE_CHECKING:
@@ -161,6 +162,17 @@ class Explanation:
     from_metadata: tuple[bool, bool] = (False, False)
     """Whether each item's vector came from its metadata (a cold item, added by
     :meth:`Recommender.add_items`) rather than from training."""
+    signals: dict[str, float] | None = None
+    """With a ranking stage: each signal's value for ``item_b`` as a "next"
+    candidate of ``item_a`` (:data:`recsys.ranking.SIGNALS`)."""
+    contributions: dict[str, float] | None = None
+    """Each signal's share of ``item_b``'s ranked score: its value times its
+    fitted weight (they sum to :attr:`next_score`)."""
+    next_score: float | None = None
+    """``item_b``'s score in ``item_a``'s ranked "next" list."""
+    next_rank: int | None = None
+    """``item_b``'s position in that list (1 = first), None when it is not
+    among ``item_a``'s candidates (neither in the vectors' best nor observed after it)."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +201,9 @@ class Preparation:
 _NOT_MADE = object()
 """Marks a structure made on first use that has not been made yet."""
 
+_TABLE_BLOCK = 1024
+"""Items ranked per block while a ranked table is built."""
+
 _HNSW_SETTINGS = {"m": HNSW_M, "ef_construction": EF_CONSTRUCTION, "target_recall": TARGET_RECALL}
 """What a stored HNSW graph must have been built with to be used."""
 
@@ -203,6 +218,9 @@ class _Space:
     exact: ExactIndex
     """Exact search over the candidate vectors."""
     table: NeighbourTable | None = None
+    """Top :data:`TABLE_DEPTH` of every item in the space's plain (vector) order."""
+    ranked_table: NeighbourTable | None = None
+    """The same in the order of the ranking stage ("next" only)."""
     ann: HNSWIndex | None = None
     ann_report: AnnReport | None = None
 
@@ -226,6 +244,11 @@ class Recommender:
         The model's metadata mapper and cold items (:class:`recsys.coldstart.ColdStart`);
         its items join the catalogue after the trained ones, with zero plays.
 
+    ranking
+        The model's ranking stage (:class:`recsys.ranking.Ranking`): "next"
+        is then answered by its fitted blend of the vectors with the observed
+        evidence, unless a query asks for ``rank="vectors"`` or the stage
+        chose the vectors for that kind of query on validation.
     store
         Where :meth:`prepare` finds (and keeps) its search structures
         between runs; None builds them in memory only. Models loaded from a
@@ -248,6 +271,7 @@ class Recommender:
         sequences: pl.DataFrame | None = None,
         cold_start: "ColdStart | None" = None,
         store: SearchStore | None = None,
+        ranking: Ranking | None = None,
     ) -> None:
         _check_choice("index", index, _INDEX_KINDS)
         self.trained_vectors = item_vectors
@@ -278,6 +302,14 @@ class Recommender:
         self._cold_table: tuple[np.ndarray, np.ndarray] | None = None
         """Top :data:`TABLE_DEPTH` "next" rows and scores of each cold item (made by :meth:`prepare`)."""
         self._cold_next_lock = threading.Lock()
+        self.ranking = ranking if "next" in self._spaces else None
+        self._ranker: Ranker | None = None
+        if self.ranking is not None:
+            space = self._spaces["next"]
+            self._ranker = self.ranking.ranker(
+                inputs=space.queries, outputs=space.exact.vectors, n_items=len(self._ids),
+                search=lambda queries, n, **options: self._searcher(space).search(queries, n, **options),
+            )
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -289,9 +321,10 @@ class Recommender:
         index: IndexKind = "auto",
         sequences: pl.DataFrame | None = None,
         cold_start_dir: str | Path | None = None,
+        ranking_dir: str | Path | None = None,
         store: bool = True,
     ) -> "Recommender":
-        """Load from an item-vectors directory, an optional metadata Parquet file and cold-start directory.
+        """Load from an item-vectors directory, an optional metadata Parquet file, cold-start and ranking directory.
 
         With ``store`` (the default), :meth:`prepare` uses the search
         structures stored in the directory's ``search/`` folder when they
@@ -313,8 +346,10 @@ class Recommender:
             from recsys.coldstart import ColdStart
 
             cold_start = ColdStart.load(cold_start_dir)
+        ranking = None if ranking_dir is None else Ranking.load(ranking_dir)
         search = SearchStore(vectors_dir) if store else None
-        return cls(vectors, metadata, index=index, sequences=sequences, cold_start=cold_start, store=search)
+        return cls(vectors, metadata, index=index, sequences=sequences, cold_start=cold_start, store=search,
+                   ranking=ranking)
 
     @classmethod
     def load(
@@ -339,7 +374,7 @@ class Recommender:
             If nothing loadable is found at ``uri``.
         """
         from recsys.tracking import local_model_dir
-        from recsys.pyfunc import COLD_START_ARTIFACT, METADATA_ARTIFACT, VECTORS_ARTIFACT
+        from recsys.pyfunc import COLD_START_ARTIFACT, METADATA_ARTIFACT, RANKING_ARTIFACT, VECTORS_ARTIFACT
 
         root = local_model_dir(str(uri))
         for base in (root / "artifacts", root):
@@ -347,12 +382,14 @@ class Recommender:
             if (vectors_dir / "config.json").exists():
                 metadata = base / f"{METADATA_ARTIFACT}.parquet"
                 cold_start = base / COLD_START_ARTIFACT
+                ranking = base / RANKING_ARTIFACT
                 return cls.from_directory(
                     vectors_dir,
                     metadata_path=metadata if metadata.exists() else None,
                     index=index,
                     sequences=sequences,
                     cold_start_dir=cold_start if cold_start.is_dir() else None,
+                    ranking_dir=ranking if ranking.is_dir() else None,
                     store=store,
                 )
         if (root / "config.json").exists():
@@ -374,7 +411,9 @@ class Recommender:
         :attr:`preparations` says which. With cold items, preparing
         ``"next"`` also ranks it for each of them once (their top 100), so
         that a cold query is as cheap as a warm one. Calling it again does
-        nothing.
+        nothing. Where the ranking stage orders "next" by default, its table
+        holds each item's top 100 in that order (stored keyed by the stage's
+        digest), so a ranked query costs a lookup too.
 
         Parameters
         ----------
@@ -399,7 +438,10 @@ class Recommender:
             if self.index != "hnsw" and len(self) <= TABLE_MAX_ITEMS:
                 progress = None if on_progress is None else _offset_progress(on_progress, part, len(spaces))
                 with self._build_lock:
-                    if space.table is None:
+                    if self._default_ranked(space, "item"):
+                        if space.ranked_table is None:
+                            space.ranked_table = self._table(space, progress, ranked=True)
+                    elif space.table is None:
                         space.table = self._table(space, progress)
             elif self.index != "exact":
                 self._hnsw(space)
@@ -409,17 +451,41 @@ class Recommender:
                     self._cold_table = scorer.search(np.flatnonzero(self._cold), TABLE_DEPTH)
         return self
 
-    def _table(self, space: _Space, on_progress: Progress | None) -> NeighbourTable:
-        """The space's neighbour table: the stored one if it fits this model, else built (and stored)."""
+    def _table(self, space: _Space, on_progress: Progress | None, *, ranked: bool = False) -> NeighbourTable:
+        """The space's neighbour table (``ranked``: in the ranking stage's order): the stored one if it fits
+        this model, else built (and stored)."""
         started = time.perf_counter()
-        table = None if self.store is None else self.store.load_table(space.relation, depth=TABLE_DEPTH)
+        ranking = self.ranking.digest if ranked and self.ranking is not None else None
+        table = None if self.store is None else self.store.load_table(space.relation, depth=TABLE_DEPTH,
+                                                                      ranking=ranking)
         if table is not None:
             self._prepared(space, "table", "stored", started)
             return table
-        table = NeighbourTable.build(space.queries, TABLE_DEPTH, candidates=space.exact.vectors, on_progress=on_progress)
-        stored = self.store is not None and self.store.save_table(space.relation, table)
+        if ranked:
+            table = self._ranked_table(on_progress)
+        else:
+            table = NeighbourTable.build(space.queries, TABLE_DEPTH, candidates=space.exact.vectors,
+                                         on_progress=on_progress)
+        stored = self.store is not None and self.store.save_table(space.relation, table, ranking=ranking)
         self._prepared(space, "table", "built", started, stored=stored)
         return table
+
+    def _ranked_table(self, on_progress: Progress | None) -> NeighbourTable:
+        """Every item's top :data:`TABLE_DEPTH` "next" in the ranking stage's order."""
+        n_items = len(self)
+        width = min(TABLE_DEPTH, n_items - 1)
+        rows = np.full((n_items, width), -1, dtype=np.int32)
+        scores = np.full((n_items, width), -np.inf, dtype=np.float32)
+        blend = self.ranking.blends["item"]
+        for start in range(0, n_items, _TABLE_BLOCK):
+            block = np.arange(start, min(start + _TABLE_BLOCK, n_items))
+            found, values = self._ranker.rank([np.array([r]) for r in block], blend, width)
+            rows[block, : found.shape[1]], scores[block, : found.shape[1]] = found, values
+            if on_progress is not None:
+                on_progress(int(block[-1]) + 1, n_items)
+        rows.setflags(write=False)
+        scores.setflags(write=False)
+        return NeighbourTable(rows, scores)
 
     def _prepared(self, space: _Space, kind: StructureKind, source: Literal["stored", "built"], started: float,
                   *, stored: bool = True) -> None:
@@ -462,6 +528,10 @@ class Recommender:
                 self._prepared(space, "hnsw", "built", started, stored=saved)
         return space.ann
 
+    def ranks_by_default(self, kind: QueryKind = "item") -> bool:
+        """Whether ``kind`` queries of the default relation are ordered by the ranking stage when no ``rank`` is asked."""
+        return self._default_ranked(self._space(None), kind)
+
     @property
     def relations(self) -> tuple[Relation, ...]:
         """Relations this model can answer (``"next"`` needs output vectors)."""
@@ -477,10 +547,10 @@ class Recommender:
         """The :attr:`ann_reports` entry of the default relation, if its index is built."""
         return self.ann_reports.get(self.item_vectors.default_relation)
 
-    def search_mode_of(self, relation: Relation | None = None) -> SearchMode:
-        """How single-item queries of ``relation`` (None: the default) without filters are answered now."""
+    def search_mode_of(self, relation: Relation | None = None, rank: Rank | None = None) -> SearchMode:
+        """How single-item queries of ``relation`` and ``rank`` (None: the defaults) without filters are answered now."""
         space = self._space(relation)
-        if space.table is not None:
+        if (space.ranked_table if self._uses_ranker(space, rank, "item") else space.table) is not None:
             return "table"
         return "hnsw" if self.index == "hnsw" or space.ann is not None else "exact"
 
@@ -563,7 +633,8 @@ class Recommender:
         )
         merged = new_rows if kept is None else pl.concat([kept, new_rows], how="diagonal_relaxed")
         return Recommender(
-            self.trained_vectors, merged, index=self.index, sequences=self.sequences, cold_start=cold_start
+            self.trained_vectors, merged, index=self.index, sequences=self.sequences, cold_start=cold_start,
+            ranking=self.ranking,
         )
 
     # ------------------------------------------------------------ recommending
@@ -583,14 +654,33 @@ class Recommender:
     def _searcher(self, space: _Space) -> ExactIndex | HNSWIndex:
         return self._hnsw(space) if self.index == "hnsw" or space.ann is not None else space.exact
 
+    def _default_ranked(self, space: _Space, kind: QueryKind) -> bool:
+        """Whether ``kind`` queries of ``space`` use the ranking stage when no ``rank`` is asked for."""
+        return self.ranking is not None and space.relation == "next" and self.ranking.default(kind) == "ranker"
+
+    def _uses_ranker(self, space: _Space, rank: Rank | None, kind: QueryKind) -> bool:
+        """Whether a ``kind`` query of ``space`` asking for ``rank`` is answered by the ranking stage."""
+        if rank is None:
+            return self._default_ranked(space, kind)
+        _check_choice("rank", rank, RANKS)
+        if rank == "vectors":
+            return False
+        if self.ranking is None:
+            raise ConfigError("rank='ranker' needs a ranking stage, and this model has none (it was trained "
+                              "without one, or before they existed): ask for rank='vectors', or retrain the model")
+        if space.relation != "next":
+            raise ConfigError("the ranking stage orders 'next'; ask for relation='next', or rank='vectors'")
+        return True
+
     @staticmethod
-    def _table_for(space: _Space, k: int, mask: np.ndarray | None) -> NeighbourTable | None:
-        """The space's neighbour table, if it can answer unfiltered queries for ``k`` items."""
-        table = space.table
+    def _table_for(space: _Space, k: int, mask: np.ndarray | None, ranked: bool) -> NeighbourTable | None:
+        """The space's neighbour table (``ranked``: in the ranking stage's order), if it can answer
+        unfiltered queries for ``k`` items."""
+        table = space.ranked_table if ranked else space.table
         return table if mask is None and table is not None and k <= table.depth else None
 
     def _item_neighbours(
-        self, space: _Space, rows: np.ndarray, k: int, mask: np.ndarray | None
+        self, space: _Space, rows: np.ndarray, k: int, mask: np.ndarray | None, ranked: bool
     ) -> tuple[np.ndarray, np.ndarray]:
         """Neighbour rows and scores of catalogue ``rows``, each row itself excluded.
 
@@ -601,13 +691,13 @@ class Recommender:
         cold = self._cold[rows] if space.relation == "next" else np.zeros(len(rows), dtype=bool)
         scorer = self._cold_next_scorer() if cold.any() else None
         if scorer is None:
-            return self._searched(space, rows, k, mask)
+            return self._searched(space, rows, k, mask, ranked)
         if cold.all():
             return self._cold_neighbours(scorer, rows, k, mask)
         width = min(k, len(self))
         found = np.full((len(rows), width), -1, dtype=np.int64)
         scores = np.full((len(rows), width), -np.inf, dtype=np.float32)
-        found[~cold], scores[~cold] = self._searched(space, rows[~cold], k, mask)
+        found[~cold], scores[~cold] = self._searched(space, rows[~cold], k, mask, ranked)
         found[cold], scores[cold] = self._cold_neighbours(scorer, rows[cold], k, mask)
         return found, scores
 
@@ -622,12 +712,14 @@ class Recommender:
         return scorer.search(rows, k, mask)
 
     def _searched(
-        self, space: _Space, rows: np.ndarray, k: int, mask: np.ndarray | None
+        self, space: _Space, rows: np.ndarray, k: int, mask: np.ndarray | None, ranked: bool
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Neighbours from the space's table or search structure."""
-        table = self._table_for(space, k, mask)
+        """Neighbours from the space's table, the ranking stage or the search structure."""
+        table = self._table_for(space, k, mask, ranked)
         if table is not None:
             return table.lookup(rows, k)
+        if ranked:
+            return self._ranker.rank([np.array([row]) for row in rows], self.ranking.blends["item"], k, mask=mask)
         return self._searcher(space).search(space.queries[rows], k, exclude_rows=rows, mask=mask)
 
     def _cold_next_scorer(self) -> "ColdNextScorer | None":
@@ -665,6 +757,7 @@ class Recommender:
         include_only: Iterable[str] | None = None,
         on_unknown: OnUnknown = "error",
         relation: Relation | None = None,
+        rank: Rank | None = None,
     ) -> Recommendations:
         """Top-``k`` items for ``item_id`` by ``relation``, best first, never the item itself.
 
@@ -687,33 +780,43 @@ class Recommender:
             raw dot product of its input vector with each candidate's output
             vector (unbounded; it ranked better than cosines). None: the
             model's :attr:`~recsys.item2vec.ItemVectors.default_relation`.
+        rank
+            How "next" is ordered: ``"ranker"``, the ranking stage's fitted
+            blend of the vector score with the observed evidence (what
+            followed the item in training, co-occurrence, popularity);
+            ``"vectors"``, the plain nearest-neighbour order. None: the
+            model's default (the ranker, where the model has one and it
+            helped on validation).
 
         Returns
         -------
         Recommendations
             1-D ``(item_ids, scores)`` with only eligible items (shorter than
-            ``k`` if filters leave fewer).
+            ``k`` if filters leave fewer). Ranked scores are the blend's
+            (log-odds up to a constant per query), not dot products.
 
         Raises
         ------
         UnknownItemError
             If the item is not in the catalogue and ``on_unknown="error"``.
         ConfigError
-            If ``k``, ``on_unknown`` or ``relation`` is invalid, or
-            ``relation="next"`` is asked of a model without output vectors.
+            If ``k``, ``on_unknown``, ``relation`` or ``rank`` is invalid,
+            ``relation="next"`` is asked of a model without output vectors, or
+            ``rank="ranker"`` of a model without a ranking stage or with ``relation="similar"``.
         """
         k = _check_k(k)
         _check_choice("on_unknown", on_unknown, _ON_UNKNOWN)
         space = self._space(relation)
+        ranked = self._uses_ranker(space, rank, "item")
         mask = self._mask(exclude, include_only)
         if item_id not in self._vocab:
             return self._unknown(item_id, k, mask, on_unknown)
         row = self._vocab.row(item_id)
-        table = None if self._cold[row] else self._table_for(space, k, mask)
+        table = None if self._cold[row] else self._table_for(space, k, mask, ranked)
         if table is not None:  # the fast path: two slices of the table
             rows, scores = table.lookup(row, k)
             return Recommendations(self._ids[rows], scores.copy(), cold=self._cold[rows])
-        rows, scores = self._item_neighbours(space, np.array([row]), k, mask)
+        rows, scores = self._item_neighbours(space, np.array([row]), k, mask, ranked)
         return self._single(rows[0], scores[0])
 
     def recommend_many(
@@ -725,6 +828,7 @@ class Recommender:
         include_only: Iterable[str] | None = None,
         on_unknown: OnUnknown = "error",
         relation: Relation | None = None,
+        rank: Rank | None = None,
     ) -> Recommendations:
         """Top-``k`` items by ``relation`` for each of several items, in one call.
 
@@ -749,6 +853,7 @@ class Recommender:
         k = _check_k(k)
         _check_choice("on_unknown", on_unknown, _ON_UNKNOWN)
         space = self._space(relation)
+        ranked = self._uses_ranker(space, rank, "item")
         rows = self._vocab.rows(item_ids, missing="negative")
         unknown = rows < 0
         if unknown.any() and on_unknown == "error":
@@ -758,7 +863,7 @@ class Recommender:
         found = np.full((len(rows), width), -1, dtype=np.int64)
         scores = np.full((len(rows), width), -np.inf, dtype=np.float32)
         if not unknown.all():
-            found[~unknown], scores[~unknown] = self._item_neighbours(space, rows[~unknown], k, mask)
+            found[~unknown], scores[~unknown] = self._item_neighbours(space, rows[~unknown], k, mask, ranked)
         if unknown.any():
             popular = self._popular_rows(width, mask)
             found[unknown, : len(popular)] = popular
@@ -776,6 +881,7 @@ class Recommender:
         include_only: Iterable[str] | None = None,
         on_unknown: OnUnknown = "error",
         relation: Relation | None = None,
+        rank: Rank | None = None,
     ) -> Recommendations:
         """Top-``k`` items for a sequence of items (a session, a playlist), oldest first.
 
@@ -783,7 +889,11 @@ class Recommender:
         as a single item's by ``relation``: for ``"similar"`` the mean of
         unit input vectors against unit input vectors (cosine), for
         ``"next"`` the mean of raw input vectors against output vectors
-        (dot product). Items of the session are never recommended.
+        (dot product). With a ranking stage, "next" candidates (the
+        vectors' best and what followed the session's last item) are
+        ordered by the stage's blend for sessions: the same signals, what
+        followed and preceded each of the session's items summed with
+        recency decay. Items of the session are never recommended.
 
         Parameters
         ----------
@@ -795,14 +905,16 @@ class Recommender:
             If given (in ``(0, 1]``), the item ``a`` steps before the last
             one weighs ``recency_decay ** a``; None weighs all items equally
             for ``"similar"`` and uses :data:`~recsys.config.NEXT_SESSION_DECAY`
-            (as evaluation does) for ``"next"``.
+            (as evaluation does) for ``"next"``. A decay orders by the vectors
+            (the ranking stage weighs a session as it was fitted), so it goes
+            with ``rank="vectors"`` or no ``rank``.
         exclude, include_only
             As for :meth:`recommend`.
         on_unknown
             ``"error"`` raises for the first unknown item; ``"popular"``
             ignores unknown items and, if no item is known, returns the most
             popular eligible items with ``fallback=True``.
-        relation
+        relation, rank
             As for :meth:`recommend`.
 
         Returns
@@ -825,6 +937,10 @@ class Recommender:
         if recency_decay is not None and not 0 < recency_decay <= 1:
             raise ConfigError(f"recency_decay must be in (0, 1], got {recency_decay!r}")
         space = self._space(relation)
+        if recency_decay is not None and rank == "ranker":
+            raise ConfigError("recency_decay weighs the vectors of a session; the ranking stage weighs it as it "
+                              "was fitted: drop recency_decay, or ask for rank='vectors'")
+        ranked = recency_decay is None and self._uses_ranker(space, rank, "session")
         if recency_decay is None:
             recency_decay = NEXT_SESSION_DECAY if space.relation == "next" else 1.0
         rows = self._vocab.rows(items, missing="negative")
@@ -834,6 +950,9 @@ class Recommender:
             first_unknown = items[int(np.argmax(~known))]
             if on_unknown == "error" or not known.any():
                 return self._unknown(first_unknown, k, mask, on_unknown)
+        if ranked:
+            found, scores = self._ranker.rank([rows[known]], self.ranking.blends["session"], k, mask=mask)
+            return self._single(found[0], scores[0])
         ages = np.arange(len(rows) - 1, -1, -1)[known]
         weights = float(recency_decay) ** ages
         query = (weights / weights.sum()).astype(np.float32) @ space.queries[rows[known]]
@@ -848,28 +967,36 @@ class Recommender:
         *,
         k: int = 50,
         relation: Relation | None = None,
+        rank: Rank | None = None,
         on_progress: Progress | None = None,
     ) -> ExportReport:
         """Write every item's exact top-``k`` items by ``relation`` to Parquet.
 
         See :func:`recsys.neighbours.export_neighbours` for the columns; lists
         and scores are those of :meth:`recommend` (cosines, or dot products for
-        ``"next"``; a cold item's "next" ranked by its cold start's scorer).
+        ``"next"``, or the ranking stage's scores where it orders "next"; a
+        cold item's "next" ranked by its cold start's scorer).
 
         Raises
         ------
         ConfigError
-            If ``relation`` is invalid or the model cannot answer it.
+            If ``relation`` or ``rank`` is invalid or the model cannot answer it.
         """
         space = self._space(relation)
-        scorer = self._cold_next_scorer() if space.relation == "next" else None
+        if self._uses_ranker(space, rank, "item"):
+            elsewhere = (np.ones(len(self), dtype=bool),
+                         lambda rows, width: self._item_neighbours(space, rows, width, None, True))
+        else:
+            scorer = self._cold_next_scorer() if space.relation == "next" else None
+            elsewhere = None if scorer is None else (self._cold, scorer.search)
         return export_neighbours(
             space.queries, self.item_ids, path, k=k, candidates=space.exact.vectors, on_progress=on_progress,
-            answered_elsewhere=None if scorer is None else (self._cold, scorer.search),
+            answered_elsewhere=elsewhere,
         )
 
     def explain(self, item_a: str, item_b: str) -> Explanation:
-        """How similar two items are, and how often they were seen together in training.
+        """How similar two items are, how often they were seen together in training, and, with a
+        ranking stage, what each signal adds to ``item_b``'s place in ``item_a``'s "next".
 
         Raises
         ------
@@ -888,6 +1015,9 @@ class Recommender:
             both = pl.col("items").list.contains(item_a) & pl.col("items").list.contains(item_b)
             together = int(self.sequences.select(both.sum()).item())
         counts = self.item_vectors.counts
+        ranked: dict[str, Any] = {}
+        if self._ranker is not None and not self._cold[row_a]:
+            ranked = self._ranked_explanation(row_a, row_b)
         return Explanation(
             item_a=item_a,
             item_b=item_b,
@@ -896,7 +1026,23 @@ class Recommender:
             counts=(int(counts[row_a]), int(counts[row_b])),
             co_occurrences=together,
             from_metadata=(bool(self._cold[row_a]), bool(self._cold[row_b])),
+            **ranked,
         )
+
+    def _ranked_explanation(self, row_a: int, row_b: int) -> dict[str, Any]:
+        """The ranking stage's view of ``row_b`` as a "next" of ``row_a``: the fields of :class:`Explanation`."""
+        query = [np.array([row_a])]
+        blend = self.ranking.blends["item"]
+        values = self._ranker.signals(query, np.array([[row_b]]))[0, 0]
+        contributions = values * blend.array
+        candidates, scores = self._ranker.scored(query, blend, self.ranking.candidates)
+        listed = candidates[0] == row_b
+        return {
+            "signals": dict(zip(SIGNALS, values.tolist())),
+            "contributions": dict(zip(SIGNALS, contributions.tolist())),
+            "next_score": float(contributions.sum()),
+            "next_rank": int(np.count_nonzero(scores[0] > contributions.sum())) + 1 if listed.any() else None,
+        }
 
     # ------------------------------------------------------------------ frames
     def _with_metadata(self, frame: pl.DataFrame) -> pl.DataFrame:

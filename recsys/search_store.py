@@ -10,6 +10,7 @@ again::
     item_vectors/                   items.parquet, vectors.npy, context_vectors.npy, config.json
       search/
         similar-table/              entry.json, rows.npy, scores.npy      (numpy, loaded memory-mapped)
+        next-ranked-table/          the same, in the ranking stage's order (keyed by its digest)
         next-hnsw/                  entry.json (with the recall report), graph.faiss (faiss's own format)
 
 No pickle is involved. Each ``entry.json`` records the digest of the model
@@ -95,6 +96,13 @@ def model_digest(vectors_dir: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _table_key(relation: str, depth: int, ranking: str | None) -> tuple[str, dict[str, Any]]:
+    """The folder name and settings of a table: ``next-table``, or ``next-ranked-table`` keyed by the stage."""
+    if ranking is None:
+        return f"{relation}-table", {"depth": depth}
+    return f"{relation}-ranked-table", {"depth": depth, "ranking": ranking}
+
+
 class SearchStore:
     """The stored search structures of the model saved in ``vectors_dir``.
 
@@ -151,9 +159,14 @@ class SearchStore:
                       StoredStructureWarning, stacklevel=4)
         return None
 
-    def load_table(self, relation: str, *, depth: int) -> NeighbourTable | None:
-        """The stored neighbour table of ``relation`` (memory-mapped, read-only), or None."""
-        found = self._entry(f"{relation}-table", {"depth": depth})
+    def load_table(self, relation: str, *, depth: int, ranking: str | None = None) -> NeighbourTable | None:
+        """The stored neighbour table of ``relation`` (memory-mapped, read-only), or None.
+
+        ``ranking``: the digest of the ranking stage whose order the table
+        holds (:attr:`recsys.ranking.Ranking.digest`); None for the vectors' own order.
+        """
+        name, settings = _table_key(relation, depth, ranking)
+        found = self._entry(name, settings)
         if found is None:
             return None
         folder, _ = found
@@ -204,14 +217,15 @@ class SearchStore:
                           "they will be built again at the next start", StoredStructureWarning, stacklevel=4)
             return False
 
-    def save_table(self, relation: str, table: NeighbourTable) -> bool:
-        """Store ``relation``'s neighbour table; whether it was written."""
+    def save_table(self, relation: str, table: NeighbourTable, *, ranking: str | None = None) -> bool:
+        """Store ``relation``'s neighbour table (in the order of the ranking stage with digest
+        ``ranking``, if given); whether it was written."""
 
         def write(folder: Path) -> None:
             np.save(folder / "rows.npy", np.ascontiguousarray(table.rows))
             np.save(folder / "scores.npy", np.ascontiguousarray(table.scores))
 
-        return self._write(f"{relation}-table", {"depth": table.depth}, write)
+        return self._write(*_table_key(relation, table.depth, ranking), write)
 
     def save_hnsw(self, relation: str, index: HNSWIndex, report: AnnReport, *, settings: Mapping[str, Any]) -> bool:
         """Store ``relation``'s HNSW graph (faiss's own format) and its report; whether it was written."""

@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recsys.config import Relation
+from recsys.ranking import Rank
 from recsys.errors import ConfigError, RecsysError, UnknownItemError
 from recsys.guard import MAX_BODY_BYTES, BodySizeLimit, admin_token_check, check_exposure
 from recsys.recommender import IndexKind, OnUnknown, Recommendations, Recommender, SearchMode
@@ -79,6 +80,10 @@ _RELATION_HELP = (
     "'similar': substitutes (cosine of input vectors); 'next': what comes after or goes with the item "
     "(raw dot product of input and output vectors); null: the model's default."
 )
+_RANK_HELP = (
+    "How 'next' is ordered: 'ranker', the fitted blend of the vector score with what followed the item in "
+    "training; 'vectors', plain nearest neighbours; null: the model's default."
+)
 
 
 # ------------------------------------------------------------------ schemas
@@ -110,10 +115,12 @@ class _Filters(BaseModel):
     )
     on_unknown: OnUnknown = Field("error", description="'error': 404 for an unknown item; 'popular': fall back.")
     relation: Relation | None = Field(None, description=_RELATION_HELP)
+    rank: Rank | None = Field(None, description=_RANK_HELP)
 
     def filters(self) -> dict[str, Any]:
-        """``exclude``, ``include_only``, ``on_unknown`` and ``relation`` as keyword arguments of the recommend methods."""
-        return self.model_dump(include={"exclude", "include_only", "on_unknown", "relation"})
+        """``exclude``, ``include_only``, ``on_unknown``, ``relation`` and ``rank`` as keyword arguments of the
+        recommend methods."""
+        return self.model_dump(include={"exclude", "include_only", "on_unknown", "relation", "rank"})
 
 
 class BatchRequest(_Filters):
@@ -378,13 +385,15 @@ def create_app(
         k: Annotated[int, Query(ge=1, le=MAX_K, description="Number of recommendations.")] = 10,
         on_unknown: OnUnknown = "error",
         relation: Annotated[Relation | None, Query(description=_RELATION_HELP)] = None,
+        rank: Annotated[Rank | None, Query(description=_RANK_HELP)] = None,
     ) -> Response:
         """The ``k`` best items for one item by ``relation`` (never the item itself)."""
         model = holder.recommender
-        if model.search_mode_of(relation) == "exact":  # a whole-catalogue product: keep the event loop free
-            result = await run_in_threadpool(model.recommend, item_id, k, on_unknown=on_unknown, relation=relation)
+        options = {"on_unknown": on_unknown, "relation": relation, "rank": rank}
+        if model.search_mode_of(relation, rank) == "exact":  # a whole-catalogue product: keep the event loop free
+            result = await run_in_threadpool(model.recommend, item_id, k, **options)
         else:
-            result = model.recommend(item_id, k, on_unknown=on_unknown, relation=relation)
+            result = model.recommend(item_id, k, **options)
         ids, scores = result
         return _json({"item_id": item_id, "fallback": result.fallback,
                       "recommendations": _neighbours(ids, scores, result.cold)})
@@ -400,7 +409,8 @@ def create_app(
 
     @app.post("/session", response_model=SessionResponse, responses={**unknown, **too_large})
     async def session(request: SessionRequest) -> Response:
-        """Items for a session: the (recency-weighted) mean of its items' query vectors, scored by ``relation``."""
+        """Items for a session: the (recency-weighted) mean of its items' query vectors, scored by ``relation``,
+        ordered by the ranking stage's blend for sessions where the model has one (``rank``)."""
         result = await run_in_threadpool(
             holder.recommender.for_session,
             request.items,
