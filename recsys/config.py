@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 
-BaselineName = Literal["popular", "cooccurrence", "transitions", "sr", "cosine", "bm25", "als", "bpr"]
+BaselineName = Literal["popular", "cooccurrence", "transitions", "sr", "vsknn", "cosine", "bm25", "als", "bpr"]
 """Names of the baselines (see :mod:`recsys.evaluation.baselines`)."""
 
 
@@ -298,8 +298,9 @@ class EvaluationConfig(_Config):
     baselines: tuple[BaselineName, ...] = ("popular", "cooccurrence")
     """Baselines evaluated on the same pairs as item2vec: ``popular``,
     ``cooccurrence``, ``transitions`` (counts of the next item), ``sr``
-    (sequential rules), ``cosine`` and ``bm25`` (implicit item-item), ``als``
-    and ``bpr`` (implicit matrix factorization)."""
+    (sequential rules), ``vsknn`` (session-rec's session kNN), ``cosine`` and
+    ``bm25`` (implicit item-item), ``als`` and ``bpr`` (implicit matrix
+    factorization)."""
 
     protocols: tuple[Literal["next_item", "last_item", "session"], ...] = ("next_item",)
     """``next_item``: every item of a test sequence predicts the next one;
