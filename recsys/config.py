@@ -18,6 +18,7 @@ from recsys.errors import ConfigError
 __all__ = [
     "Item2VecConfig",
     "NEXT_SESSION_DECAY",
+    "SESSION_WINDOW",
     "Relation",
     "DataConfig",
     "SessionConfig",
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 
-BaselineName = Literal["popular", "cooccurrence", "transitions", "sr", "cosine", "bm25", "als", "bpr"]
+BaselineName = Literal["popular", "cooccurrence", "transitions", "sr", "vsknn", "cosine", "bm25", "als", "bpr"]
 """Names of the baselines (see :mod:`recsys.evaluation.baselines`)."""
 
 
@@ -52,6 +53,9 @@ query against output vectors: items that come after or go with it)."""
 
 NEXT_SESSION_DECAY = 0.5
 """Weight ratio between an item of a session and the item after it, for "next"."""
+
+SESSION_WINDOW = 20
+"""Most items of a session protocol's context: the latest ones (see :attr:`EvaluationConfig.session_window`)."""
 
 
 class Item2VecConfig(_Config):
@@ -295,14 +299,21 @@ class EvaluationConfig(_Config):
     baselines: tuple[BaselineName, ...] = ("popular", "cooccurrence")
     """Baselines evaluated on the same pairs as item2vec: ``popular``,
     ``cooccurrence``, ``transitions`` (counts of the next item), ``sr``
-    (sequential rules), ``cosine`` and ``bm25`` (implicit item-item), ``als``
-    and ``bpr`` (implicit matrix factorization)."""
+    (sequential rules), ``vsknn`` (session-rec's session kNN), ``cosine`` and
+    ``bm25`` (implicit item-item), ``als`` and ``bpr`` (implicit matrix
+    factorization)."""
 
     protocols: tuple[Literal["next_item", "last_item", "session"], ...] = ("next_item",)
     """``next_item``: every item of a test sequence predicts the next one;
     ``last_item``: the second-to-last item predicts the last one;
-    ``session``: at every position, the sequence so far predicts the next
-    item. ``recsys train`` uses the first; ``recsys evaluate`` all of them."""
+    ``session``: at every position, the sequence so far (its last
+    ``session_window`` items) predicts the next item not already in it.
+    ``recsys train`` uses the first; ``recsys evaluate`` all of them."""
+
+    session_window: int = Field(SESSION_WINDOW, ge=1)
+    """Session protocol: most items of a context, the latest ones. A case
+    whose target is already among them is dropped, so no method is asked for
+    an item its context holds (and ``exclude_seen`` masks)."""
 
     bootstrap_resamples: int = Field(1000, ge=0)
     """Bootstrap resamples of the queries for the 95% confidence intervals
@@ -312,9 +323,9 @@ class EvaluationConfig(_Config):
     """Seed of the bootstrap and of the baselines that draw random numbers."""
 
     exclude_seen: bool = True
-    """Session protocol: never recommend an item already in the session (a
-    target that repeats one is a miss for every method); false: only the
-    current item is excluded, as in the item-to-item protocols."""
+    """Session protocol: never recommend an item already in the context (no
+    target is one of them, see ``session_window``); false: only the current
+    item is excluded, as in the item-to-item protocols."""
 
     batch_size: int = Field(2048, gt=0)
     """Queries scored per matrix product."""

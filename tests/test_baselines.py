@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 
 import numpy as np
 import polars as pl
@@ -20,9 +21,12 @@ from recsys.evaluation.baselines import (
     PopularBaseline,
     SequentialRulesBaseline,
     TransitionsBaseline,
+    VSKNNBaseline,
     make_baseline,
 )
+from recsys.evaluation.cases import build_cases
 from recsys.evaluation.methods import EmbeddingMethod, Method, session_matrix
+from recsys.evaluation.protocol import evaluate_method
 
 
 def _sequences(*rows: list[str]) -> pl.DataFrame:
@@ -57,6 +61,122 @@ def test_sequential_rules_weigh_farther_followers_by_one_over_distance() -> None
     assert _scores(sr, "x") == pytest.approx({"x": 0.0, "y": 2.5, "z": 1.5})
     assert _scores(sr, "y") == pytest.approx({"x": 0.0, "y": 0.0, "z": 1.0})
     assert _scores(TransitionsBaseline().fit(corpus), "x") == {"x": 0.0, "y": 2.0, "z": 1.0}
+
+
+def _session_scores(method: Method, *items: str) -> dict[str, float]:
+    rows = np.array([method.item_ids_.index(i) for i in items])
+    return dict(zip(method.item_ids_, method.score_sessions([rows])[0].tolist()))
+
+
+def _vsknn_by_hand(corpus: pl.DataFrame, session: list[str], *, neighbours: int, sample_size: int | None,
+                   cosine: bool, idf_weighting: float) -> dict[str, float]:
+    """V-SKNN as session-rec's VMContextKNN computes it, one neighbour at a time."""
+    sets = [set(items) for items in corpus["items"].to_list()]
+    weight = {item: p / len(session) for p, item in enumerate(session, start=1)}  # the latest position stays
+    candidates = [i for i, items in enumerate(sets) if items & weight.keys()]
+    candidates = candidates[-sample_size:] if sample_size else candidates
+    norm = math.sqrt(sum(w * w for w in weight.values()))
+    similar = []
+    for i in candidates:
+        dot = sum(weight[item] for item in sets[i] & weight.keys())
+        similar.append((dot / (norm * math.sqrt(len(sets[i]))) if cosine else dot, i))
+    similar.sort(key=lambda pair: (-pair[0], -pair[1]))
+    scores: dict[str, float] = defaultdict(float)
+    for similarity, i in similar[:neighbours]:
+        step = next(s for s, item in enumerate(reversed(session), start=1) if item in sets[i])
+        for item in sets[i]:
+            idf = math.log(len(sets) / sum(item in other for other in sets))
+            scores[item] += similarity / step * (1 + idf_weighting * idf)
+    return scores
+
+
+def test_vsknn_weighs_neighbours_by_the_latest_item_they_share() -> None:
+    # the session is [a, b, c]: a weighs 1/3, b 2/3, c 1; each neighbour shares one item and adds one of its own
+    vsknn = VSKNNBaseline().fit(_sequences(["a", "x"], ["b", "y"], ["c", "z"]))
+    scores = _session_scores(vsknn, "a", "b", "c")
+    norm = math.sqrt(1 / 9 + 4 / 9 + 1) * math.sqrt(2)
+    # similarity (weight of the shared item / norms) over the shared item's step back from the current one
+    assert scores["z"] == pytest.approx(1 / norm / 1)
+    assert scores["y"] == pytest.approx(2 / 3 / norm / 2)
+    assert scores["x"] == pytest.approx(1 / 3 / norm / 3)
+    # a neighbour's shared item scores with it: c, z tie
+    assert scores["c"] == scores["z"] and scores["a"] == scores["x"]
+    # the dot product alone: no norms
+    dot = _session_scores(VSKNNBaseline(similarity="dot").fit(_sequences(["a", "x"], ["b", "y"], ["c", "z"])),
+                          "a", "b", "c")
+    assert dot == pytest.approx({"a": 1 / 9, "b": 1 / 3, "c": 1.0, "x": 1 / 9, "y": 1 / 3, "z": 1.0})
+
+
+def test_vsknn_scores_every_item_of_a_neighbour_alike() -> None:
+    # V-SKNN keeps no order within a neighbour: the item right after the shared one gains what the last one gains
+    vsknn = VSKNNBaseline().fit(_sequences(["q", "next", "later", "last"], ["other", "q"]))
+    scores = _session_scores(vsknn, "q")
+    assert scores["next"] == scores["later"] == scores["last"] == pytest.approx(1 / 2)
+    # the short neighbour is more similar (cosine): its item outranks the long one's
+    assert scores["other"] == pytest.approx(1 / math.sqrt(2))
+
+
+def test_vsknn_keeps_the_most_similar_neighbours_and_samples_the_latest_candidates() -> None:
+    corpus = _sequences(["q", "u1"], ["q", "u2"], ["q", "u3", "w3"], ["q", "u4"], ["v", "u5"])
+    scored = lambda method: {i for i, s in _scores(method.fit(corpus), "q").items() if s > 0}  # noqa: E731
+    assert scored(VSKNNBaseline()) == {"q", "u1", "u2", "u3", "w3", "u4"}
+    # sessions 0, 1, 3 tie at 1/sqrt(2) above session 2 (1/sqrt(3)): the two latest of them are kept
+    assert scored(VSKNNBaseline(neighbours=2)) == {"q", "u2", "u4"}
+    # the dot product ties all four: the latest two
+    assert scored(VSKNNBaseline(neighbours=2, similarity="dot")) == {"q", "u3", "w3", "u4"}
+    # candidates are the latest sessions holding q, whatever their similarity
+    assert scored(VSKNNBaseline(sample_size=2)) == {"q", "u3", "w3", "u4"}
+
+
+def test_vsknn_keeps_clusters_that_never_meet_apart_and_answers_a_query_as_a_one_item_session() -> None:
+    corpus = two_cluster_corpus(n_sequences=200, seed=3)
+    vsknn = VSKNNBaseline(neighbours=20, sample_size=50).fit(corpus)
+    rows = np.arange(len(vsknn.item_ids_))
+    cluster = np.array([i[0] for i in vsknn.item_ids_])
+    scores = vsknn.score(rows)
+    assert (scores[cluster[:, None] != cluster[None, :]] == 0).all()
+    assert (scores[cluster[:, None] == cluster[None, :]] > 0).mean() > 0.9
+    np.testing.assert_array_equal(vsknn.score_sessions([np.array([r]) for r in rows]), scores)
+    sessions = [rows[cluster == "a"][[3, 0, 5]], rows[cluster == "b"][[1, 1, 7, 2]]]
+    answers = vsknn.score_sessions(sessions)
+    assert (answers[0, cluster == "b"] == 0).all() and (answers[1, cluster == "a"] == 0).all()
+
+
+@pytest.mark.parametrize(("cosine", "sample_size", "idf_weighting"), [(True, None, 0.0), (False, 7, 0.0),
+                                                                      (True, 12, 2.0)])
+def test_vsknn_equals_session_rec_s_loop_over_neighbours(cosine: bool, sample_size: int | None,
+                                                         idf_weighting: float) -> None:
+    rng = np.random.default_rng(8)
+    corpus = _sequences(*[[f"i{j}" for j in rng.integers(0, 15, size=rng.integers(1, 7))] for _ in range(40)])
+    vsknn = VSKNNBaseline(neighbours=1000, sample_size=sample_size, similarity="cosine" if cosine else "dot",
+                          idf_weighting=idf_weighting).fit(corpus)
+    sessions = [[f"i{j}" for j in rng.integers(0, 15, size=rng.integers(1, 9))] for _ in range(30)]
+    sessions = [[i for i in s if i in vsknn.item_ids_] or [vsknn.item_ids_[0]] for s in sessions]
+    answers = vsknn.score_sessions([np.array([vsknn.item_ids_.index(i) for i in s]) for s in sessions])
+    for session, answer in zip(sessions, answers):
+        expected = _vsknn_by_hand(corpus, session, neighbours=1000, sample_size=sample_size, cosine=cosine,
+                                  idf_weighting=idf_weighting)
+        assert dict(zip(vsknn.item_ids_, answer.tolist())) == pytest.approx(
+            {i: expected.get(i, 0.0) for i in vsknn.item_ids_}, rel=1e-5, abs=1e-7)
+
+
+def test_vsknn_in_the_harness_skips_unknown_items() -> None:
+    vsknn = VSKNNBaseline().fit(_sequences(["a", "x"], ["b", "y"]))
+    test = _sequences(["b", "zz", "a", "y", "qq"])
+    result = evaluate_method(vsknn, build_cases(test, "session"), ks=(1, 5))
+    # cases: [b] -> zz (unknown), [b, zz] -> a, [b, zz, a] -> y, [b, zz, a, y] -> qq (unknown)
+    assert result.n_unknown == 2
+    # [b, zz] is answered as [b]: y, then the unscored items by id (a first);
+    # [b, zz, a] as [b, a]: x (a is the current item) above y (b is a step back)
+    np.testing.assert_array_equal(result.ranks, [0, 2, 2, 0])
+
+
+def test_vsknn_refuses_bad_options_by_name() -> None:
+    for options, name in [({"neighbours": 0}, "neighbours"), ({"sample_size": 0}, "sample_size"),
+                          ({"similarity": "jaccard"}, "similarity"), ({"idf_weighting": -1.0}, "idf_weighting")]:
+        with pytest.raises(ConfigError, match=f"vsknn: {name} must be"):
+            VSKNNBaseline(**options).fit(TRAIN)  # type: ignore[arg-type]
+    assert isinstance(make_baseline("vsknn"), VSKNNBaseline)
 
 
 def test_popular_answers_sessions_like_items() -> None:

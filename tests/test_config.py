@@ -25,6 +25,10 @@ def test_overrides_set_item2vec_and_sections() -> None:
     assert (config.item2vec.window, config.item2vec.vector_size) == (10, 32)
     assert config.split.test_fraction == 0.2
     assert config.item2vec.whole_sequence is True
+    evaluation = load_pipeline_config(default_config_path(), overrides=[
+        "evaluation.session_window=5", "evaluation.baselines=['vsknn']"]).evaluation
+    assert (evaluation.session_window, evaluation.baselines) == (5, ("vsknn",))
+    assert load_pipeline_config(default_config_path()).evaluation.session_window == 20
 
 
 @pytest.mark.parametrize(
@@ -37,6 +41,8 @@ def test_overrides_set_item2vec_and_sections() -> None:
         ("vector_size=0", "item2vec.vector_size"),
         ("epochs=abc", "item2vec.epochs"),
         ("alpha=0.00001", "min_alpha (0.0001) must not exceed alpha (1e-05)"),
+        ("evaluation.session_window=0", "evaluation.session_window: Input should be greater than or equal to 1"),
+        ("evaluation.baselines=['vsknn','knn']", "evaluation.baselines"),
     ],
 )
 def test_bad_overrides_name_the_problem(override: str, message: str) -> None:

@@ -42,6 +42,33 @@ def test_session_cases_give_the_whole_session_so_far() -> None:
     ]
 
 
+def test_session_contexts_hold_the_latest_items_of_the_window() -> None:
+    test = pl.DataFrame({"sequence_id": ["long"], "items": [[f"i{n:02d}" for n in range(30)]]},
+                        schema=SEQUENCES_SCHEMA)
+    cases = build_cases(test, "session").to_frame()
+    assert cases.height == 29 and cases["context"].list.len().max() == 20
+    # the last case: the 20 items before the target, oldest first
+    assert cases.row(-1) == ("long", 29, [f"i{n:02d}" for n in range(9, 29)], "i29")
+    assert build_cases(test, "session", session_window=3).to_frame()["context"][10].to_list() == ["i08", "i09", "i10"]
+    # the window is the session protocol's alone
+    assert build_cases(test, "next_item", session_window=3).digest() == build_cases(test, "next_item").digest()
+    with pytest.raises(ConfigError, match="session_window must be at least 1, got 0"):
+        build_cases(test, "session", session_window=0)
+
+
+def test_session_cases_whose_target_is_in_the_context_are_dropped() -> None:
+    test = pl.DataFrame({"sequence_id": ["x", "y"], "items": [["a", "b", "a", "c", "b"], ["c", "d", "e", "c"]]},
+                        schema=SEQUENCES_SCHEMA)
+    assert [(s, p, t) for s, p, _, t in build_cases(test, "session").to_frame().iter_rows()] == [
+        ("x", 1, "b"), ("x", 3, "c"), ("y", 1, "d"), ("y", 2, "e"),
+    ]
+    # a repeat from before the window is a new item to the context: [e] -> c is kept with a window of 1
+    windowed = build_cases(test, "session", session_window=1).to_frame()
+    assert windowed.row(-1) == ("y", 3, ["e"], "c")
+    # item-to-item protocols keep every position
+    assert len(build_cases(test, "next_item")) == 7
+
+
 def test_unknown_protocol_is_refused() -> None:
     with pytest.raises(ConfigError, match="unknown protocol 'random'"):
         build_cases(TEST, "random")  # type: ignore[arg-type]
@@ -70,16 +97,18 @@ def test_every_method_answers_the_same_cases() -> None:
 def test_session_unknown_items_are_skipped_and_seen_items_never_recommended() -> None:
     train = pl.DataFrame({"sequence_id": ["1", "2"], "items": [["a", "b", "c"], ["b", "a", "d"]]},
                          schema=SEQUENCES_SCHEMA)
-    test = pl.DataFrame({"sequence_id": ["x"], "items": [["a", "zz", "b", "a"]]}, schema=SEQUENCES_SCHEMA)
+    test = pl.DataFrame({"sequence_id": ["x"], "items": [["a", "zz", "b", "a", "c"]]}, schema=SEQUENCES_SCHEMA)
     popular = PopularBaseline().fit(train)  # a=2, b=2, c=1, d=1
-    cases = build_cases(test, "session")  # targets: zz (unknown), b after [a, zz], a after [a, zz, b]
+    # targets: zz (unknown), b after [a, zz], c after [a, zz, b, a]; a after [a, zz, b] repeats and is dropped
+    cases = build_cases(test, "session")
+    assert len(cases) == 3
     seen = evaluate_method(popular, cases, ks=(1, 4))
     assert seen.n_unknown == 1
-    # [a, zz] -> b is the best unseen item: hit at 1; [a, zz, b] -> a was seen, so it is a miss
-    np.testing.assert_array_equal(seen.ranks, [0, 1, 0])
+    # [a, zz] -> b is the best unseen item: hit at 1; [a, zz, b, a] -> c: a and b are masked, c beats d by id
+    np.testing.assert_array_equal(seen.ranks, [0, 1, 1])
     only_current = evaluate_method(popular, cases, ks=(1, 4), exclude_seen=False)
-    # only b (the current item) is masked: a ranks first again
-    np.testing.assert_array_equal(only_current.ranks, [0, 1, 1])
+    # only a (the current item) is masked: b ranks first again, c second
+    np.testing.assert_array_equal(only_current.ranks, [0, 1, 2])
 
 
 def test_random_split_never_puts_a_test_sequence_in_training(synthetic_files: tuple[Path, Path]) -> None:

@@ -5,6 +5,8 @@
 * :class:`SequentialRulesBaseline` (``sr``) and :class:`TransitionsBaseline`
   (``transitions``): which items follow the current one, the "SR" family
   that the session-rec benchmarks found strong (Ludewig & Jannach 2018);
+* :class:`VSKNNBaseline` (``vsknn``): the items of the training sessions most
+  like the current session, session-rec's V-SKNN from the same benchmarks;
 * :class:`CosineBaseline` (``cosine``) and :class:`BM25Baseline` (``bm25``):
   implicit's item-item nearest neighbours;
 * :class:`ALSBaseline` (``als``) and :class:`BPRBaseline` (``bpr``): implicit's
@@ -20,6 +22,7 @@ from __future__ import annotations
 import warnings
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -34,6 +37,8 @@ __all__ = [
     "CooccurrenceBaseline",
     "SequentialRulesBaseline",
     "TransitionsBaseline",
+    "VSKNNBaseline",
+    "SessionSimilarity",
     "CosineBaseline",
     "BM25Baseline",
     "ALSBaseline",
@@ -202,6 +207,143 @@ class TransitionsBaseline(SequentialRulesBaseline):
         super().__init__(steps=1)
 
 
+SessionSimilarity = Literal["cosine", "dot"]
+"""How :class:`VSKNNBaseline` compares a session with a training session."""
+
+_VSKNN_CHUNK = 256
+"""Sessions :class:`VSKNNBaseline` scores together (bounds its session-by-neighbour matrices)."""
+
+
+class VSKNNBaseline(Method):
+    """Vector-multiplied session kNN (V-SKNN): the items of the training sessions most like the current one.
+
+    session-rec's ``VMContextKNN`` (Ludewig & Jannach 2018, "Evaluation of
+    session-based recommendation algorithms"), computed for many sessions at
+    once with sparse matrix products:
+
+    1. the items of the current session of length ``L`` weigh ``p / L`` by
+       their position ``p`` (1 = the oldest, ``L`` = the current item; a
+       repeated item weighs by its latest position): session-rec's ``div``;
+    2. the candidate neighbours are the training sessions holding one of its
+       items, at most ``sample_size`` of them, the most recent. Sequences
+       carry no time, so the most recent are the last rows of the training
+       frame (session-rec takes the latest timestamps);
+    3. a candidate's similarity is the weighted dot product of the session
+       with the candidate's set of items, divided, for ``"cosine"``, by the
+       norms of both; the ``neighbours`` most similar candidates are kept,
+       the more recent first on a tie;
+    4. every item of a neighbour gains the neighbour's similarity divided by
+       the step ``s`` of the latest item of the current session that the
+       neighbour holds (``s = 1`` for the current item, 2 for the one
+       before...): session-rec's ``div_score``; with ``idf_weighting`` the
+       gain is multiplied by ``1 + idf_weighting * log(n_sessions / n_i)``,
+       where ``n_i`` counts the training sessions holding the item
+       (session-rec counts its clicks).
+
+    Every item of a neighbour gains the same, wherever it sits in the
+    neighbour: V-SKNN knows the order of the current session only. A query
+    item (:meth:`score`) is a one-item session. Items of the current session
+    are scored like any other (session-rec's ``remind``); the harness masks them.
+
+    Parameters
+    ----------
+    neighbours
+        Most similar training sessions whose items are scored (session-rec's ``k``).
+    sample_size
+        Most candidate neighbours per session, the most recent ones; None
+        compares the session with every training session that shares an item with it.
+    similarity
+        ``"cosine"``, or ``"dot"``: the weighted dot product alone, which ranks
+        neighbours as session-rec's ``vec`` does (it divides by the session's
+        length, the same for every neighbour).
+    idf_weighting
+        Weight of an item's idf in its score; 0 leaves scores unweighted.
+    """
+
+    name = "vsknn"
+
+    def __init__(self, *, neighbours: int = 100, sample_size: int | None = 500,
+                 similarity: SessionSimilarity = "cosine", idf_weighting: float = 0.0) -> None:
+        self.neighbours = neighbours
+        self.sample_size = sample_size
+        self.similarity = similarity
+        self.idf_weighting = idf_weighting
+
+    def _check_options(self) -> None:
+        if self.neighbours < 1:
+            raise ConfigError(f"vsknn: neighbours must be at least 1, got {self.neighbours}")
+        if self.sample_size is not None and self.sample_size < 1:
+            raise ConfigError(f"vsknn: sample_size must be at least 1 (or None: every candidate), "
+                              f"got {self.sample_size}")
+        if self.similarity not in ("cosine", "dot"):
+            raise ConfigError(f"vsknn: similarity must be 'cosine' or 'dot', got {self.similarity!r}")
+        if not self.idf_weighting >= 0:
+            raise ConfigError(f"vsknn: idf_weighting must be at least 0, got {self.idf_weighting}")
+
+    def fit(self, train_sequences: pl.DataFrame) -> "VSKNNBaseline":
+        self._check_options()
+        sessions, self.item_ids_ = incidence_matrix(train_sequences)
+        sessions.sort_indices()
+        n_sessions, n_items = sessions.shape
+        self.sessions_ = sessions
+        self.item_sessions_ = sessions.T.tocsr()
+        self.item_sessions_.sort_indices()
+        sizes = np.diff(sessions.indptr)
+        self.session_norms_ = (1.0 / np.sqrt(np.maximum(sizes, 1)) if self.similarity == "cosine"
+                               else np.ones(n_sessions))
+        holders = np.diff(self.item_sessions_.indptr)
+        self.item_weights_ = (1.0 + self.idf_weighting * np.log(n_sessions / holders)).astype(np.float32)
+        # (session, item) pairs as sorted keys, to look up which items a neighbour holds
+        self._held = np.repeat(np.arange(n_sessions, dtype=np.int64), sizes) * n_items + sessions.indices
+        return self
+
+    def score(self, query_rows: np.ndarray) -> np.ndarray:
+        return self.score_sessions(list(np.asarray(query_rows, dtype=np.int64).reshape(-1, 1)))
+
+    def score_sessions(self, sessions: Sequence[np.ndarray]) -> np.ndarray:
+        scores = np.empty((len(sessions), len(self.item_ids_)), dtype=np.float32)
+        for start in range(0, len(sessions), _VSKNN_CHUNK):
+            scores[start : start + _VSKNN_CHUNK] = self._score_chunk(sessions[start : start + _VSKNN_CHUNK])
+        return scores
+
+    def _score_chunk(self, sessions: Sequence[np.ndarray]) -> np.ndarray:
+        n, n_items = len(sessions), len(self.item_ids_)
+        lengths = np.fromiter((len(s) for s in sessions), dtype=np.int64, count=n)
+        rows = np.repeat(np.arange(n), lengths)
+        items = np.concatenate(sessions).astype(np.int64)
+        positions = np.arange(items.size) - np.repeat(np.cumsum(lengths) - lengths, lengths) + 1
+        # 1. position weights; a repeated item's latest position is the first one seen backwards
+        keys, backwards = np.unique((rows * n_items + items)[::-1], return_index=True)
+        weights = positions[items.size - 1 - backwards] / lengths[keys // n_items]
+        query = sp.csr_matrix((weights, (keys // n_items, keys % n_items)), shape=(n, n_items))
+        # 2. candidates: the sessions sharing an item, the latest rows last in each row of the product
+        overlap = (query @ self.item_sessions_).tocsr()
+        overlap.sort_indices()
+        counts = np.diff(overlap.indptr)
+        pair_rows = np.repeat(np.arange(n), counts)
+        keep = np.ones(overlap.nnz, dtype=bool)
+        if self.sample_size is not None:
+            keep = np.repeat(overlap.indptr[1:], counts) - np.arange(overlap.nnz) <= self.sample_size
+        pair_rows, candidates, dot = pair_rows[keep], overlap.indices[keep], overlap.data[keep]
+        # 3. similarity; the `neighbours` most similar per session, the more recent first on a tie
+        similarity = dot * self.session_norms_[candidates]
+        if self.similarity == "cosine":
+            similarity /= np.sqrt(np.bincount(keys // n_items, weights=weights**2, minlength=n))[pair_rows]
+        order = np.lexsort((-candidates, -similarity, pair_rows))
+        rank = np.arange(order.size) - np.searchsorted(pair_rows[order], pair_rows[order])
+        kept = order[rank < self.neighbours]
+        pair_rows, candidates, similarity = pair_rows[kept], candidates[kept], similarity[kept]
+        # 4. step of the latest session item each neighbour holds: look its items up, the current one first
+        # (the padding comes after them, and every neighbour holds one of them, so the first match is real)
+        latest_first = np.full((n, int(lengths.max())), -1, dtype=np.int64)
+        latest_first[rows, lengths[rows] - positions] = items
+        wanted = candidates[:, None].astype(np.int64) * n_items + latest_first[pair_rows]
+        found = self._held[np.searchsorted(self._held, wanted).clip(max=self._held.size - 1)] == wanted
+        steps = np.argmax(found, axis=1) + 1
+        votes = sp.csr_matrix((similarity / steps, (pair_rows, candidates)), shape=(n, self.sessions_.shape[0]))
+        return (votes @ self.sessions_).toarray() * self.item_weights_
+
+
 class _ImplicitItemItem(_ItemItemMethod):
     """implicit's item-item nearest neighbours (its ``similarity`` matrix, ``K`` per item)."""
 
@@ -359,6 +501,7 @@ BASELINES: dict[str, Callable[[int], Method]] = {
     CooccurrenceBaseline.name: lambda seed: CooccurrenceBaseline(),
     TransitionsBaseline.name: lambda seed: TransitionsBaseline(),
     SequentialRulesBaseline.name: lambda seed: SequentialRulesBaseline(),
+    VSKNNBaseline.name: lambda seed: VSKNNBaseline(),
     CosineBaseline.name: lambda seed: CosineBaseline(),
     BM25Baseline.name: lambda seed: BM25Baseline(),
     ALSBaseline.name: lambda seed: ALSBaseline(seed=seed),
@@ -373,8 +516,8 @@ def make_baseline(name: str, *, seed: int = 0) -> Method:
     Parameters
     ----------
     name
-        ``popular``, ``cooccurrence``, ``transitions``, ``sr``, ``cosine``,
-        ``bm25``, ``als`` or ``bpr``.
+        ``popular``, ``cooccurrence``, ``transitions``, ``sr``, ``vsknn``,
+        ``cosine``, ``bm25``, ``als`` or ``bpr``.
     seed
         Seed of the baselines that draw random numbers (ALS, BPR).
 

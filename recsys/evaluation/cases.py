@@ -9,9 +9,11 @@ item that came next). Every method answers exactly the same cases.
 * ``last_item``: one case per sequence; the context is the second-to-last
   item, the target the last one (Caselles-Dupré et al., "Word2vec applied to
   Recommendation: Hyperparameters Matter", RecSys 2018);
-* ``session``: every position; the context is the sequence so far, the
-  target the next item (session-based evaluation, as in the session-rec
-  framework).
+* ``session``: every position; the context is the sequence so far, its
+  last ``session_window`` items at most (20 by default), and the target is
+  the next item *not already in it*: a case whose target is in its context
+  is dropped, since recommending what the session holds is a different
+  task (session-based evaluation, as in the session-rec framework).
 
 Which sequences are test sequences is the split's business
 (:mod:`recsys.data.split`: whole sequences at random, events before and
@@ -29,6 +31,7 @@ from typing import Literal, get_args
 import numpy as np
 import polars as pl
 
+from recsys.config import SESSION_WINDOW
 from recsys.data._schema import check_sequences
 from recsys.data.split import random_split
 from recsys.errors import ConfigError
@@ -123,7 +126,7 @@ class EvaluationCases:
         )
 
 
-def build_cases(test: pl.DataFrame, protocol: Protocol) -> EvaluationCases:
+def build_cases(test: pl.DataFrame, protocol: Protocol, *, session_window: int = SESSION_WINDOW) -> EvaluationCases:
     """Turn test sequences into the cases of a protocol.
 
     Parameters
@@ -133,6 +136,9 @@ def build_cases(test: pl.DataFrame, protocol: Protocol) -> EvaluationCases:
         2 give no case.
     protocol
         ``next_item``, ``last_item`` or ``session`` (see the module docstring).
+    session_window
+        ``session`` only: most items of a context, the latest ones. A case
+        whose target is among them is dropped.
 
     Returns
     -------
@@ -142,10 +148,12 @@ def build_cases(test: pl.DataFrame, protocol: Protocol) -> EvaluationCases:
     Raises
     ------
     ConfigError
-        If the protocol is unknown.
+        If the protocol is unknown or ``session_window`` is below 1.
     """
     if protocol not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {protocol!r}; protocols are {', '.join(PROTOCOLS)}")
+    if session_window < 1:
+        raise ConfigError(f"session_window must be at least 1, got {session_window}")
     test = check_sequences(test) if test.height else test
     lengths = test["items"].list.len().to_numpy().astype(np.int64)
     offsets = np.cumsum(lengths) - lengths
@@ -159,7 +167,11 @@ def build_cases(test: pl.DataFrame, protocol: Protocol) -> EvaluationCases:
         first_case = np.cumsum(per_sequence) - per_sequence
         position = np.arange(sequence.size) - np.repeat(first_case, per_sequence) + 1
     end = offsets[sequence] + position
-    begin = offsets[sequence] if protocol == "session" else end - 1
+    begin = end - 1
+    if protocol == "session":
+        begin = np.maximum(offsets[sequence], end - session_window)
+        new_target = _previous_occurrence(item_ids)[end] < begin
+        sequence, position, begin, end = sequence[new_target], position[new_target], begin[new_target], end[new_target]
     return EvaluationCases(
         protocol=protocol,
         item_ids=item_ids,
@@ -168,6 +180,16 @@ def build_cases(test: pl.DataFrame, protocol: Protocol) -> EvaluationCases:
         sequence_ids=np.asarray(test["sequence_id"].to_list(), dtype=object)[sequence],
         positions=position.astype(np.int64),
     )
+
+
+def _previous_occurrence(item_ids: np.ndarray) -> np.ndarray:
+    """For each position, the last earlier position of the same item anywhere (-1 for a first occurrence)."""
+    _, codes = np.unique(item_ids, return_inverse=True)
+    order = np.argsort(codes.ravel(), kind="stable")
+    previous = np.full(item_ids.size, -1, dtype=np.int64)
+    same = codes.ravel()[order[1:]] == codes.ravel()[order[:-1]]
+    previous[order[1:][same]] = order[:-1][same]
+    return previous
 
 
 def train_validation_split(

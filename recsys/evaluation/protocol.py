@@ -151,10 +151,9 @@ def evaluate_method(
     seed
         Seed of the bootstrap.
     exclude_seen
-        Never recommend an item already in the session, as implicit's
-        ``recommend`` does by default; a target that repeats an earlier item
-        of its session is then a miss for every method. False masks the
-        current item alone.
+        Never recommend an item of the context, as implicit's ``recommend``
+        does by default (the ``session`` protocol holds no case whose target
+        is one of them). False masks the current item alone.
 
     Returns
     -------

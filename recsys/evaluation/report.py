@@ -42,7 +42,7 @@ __all__ = ["MethodReport", "EvaluationReport", "run_evaluation"]
 _PROTOCOL_TITLES = {
     "next_item": "next item (every position; query = the current item)",
     "last_item": "last item (query = the second-to-last item, target = the last)",
-    "session": "session (every position; query = the session so far)",
+    "session": "session (every position; query = the session so far, its latest items; target = the next new item)",
 }
 
 
@@ -217,8 +217,8 @@ def run_evaluation(
     ----------
     config
         The pipeline configuration: data and split as for training,
-        ``evaluation.baselines``, ``evaluation.protocols``, ``evaluation.ks``
-        and the bootstrap settings.
+        ``evaluation.baselines``, ``evaluation.protocols`` (and
+        ``session_window``), ``evaluation.ks`` and the bootstrap settings.
     log
         Log one MLflow run per method (in ``tracking.experiment``, default
         the dataset name).
@@ -233,7 +233,9 @@ def run_evaluation(
     say(f"reading {config.data.path}")
     prepared = load_training_data(config)
     evaluation = config.evaluation
-    cases: dict[str, EvaluationCases] = {p: build_cases(prepared.test, p) for p in evaluation.protocols}
+    cases: dict[str, EvaluationCases] = {
+        p: build_cases(prepared.test, p, session_window=evaluation.session_window) for p in evaluation.protocols
+    }
     popularity = item_popularity(prepared.train)
     report_id = uuid.uuid4().hex[:12]
     experiment = None
