@@ -30,9 +30,7 @@ from recsys.item2vec import EpochReport, ItemVectors, corpus_mode, effective_wor
 from recsys.progress import Progress, Task
 from recsys.resources import StageRecord, StageTimer
 from recsys.ranking import Ranking
-from recsys.selection import (
-    MIN_SEQUENCES, Candidate, Selection, check_collapse, choose_config, fit_ranking, validation_split,
-)
+from recsys.selection import Candidate, Selection, check_collapse, choose_config, fit_ranking_stage, why_no_ranking
 from recsys import run_report, tracking
 from recsys.store import tracked_run
 from recsys.plots import metric_at_k_figure
@@ -108,7 +106,7 @@ def run_training(
         prepared = load_training_data(config, stages=stages, progress=progress)
     protocol = config.evaluation.protocols[0]
     with stages.stage("evaluate"):
-        cases = build_cases(prepared.test, protocol)
+        cases = build_cases(prepared.test, protocol, session_window=config.evaluation.session_window)
 
     experiment = tracking.experiment_id(config.tracking.experiment or config.data.name)
     run_tags = {"method": "item2vec", "git_commit": tracking.git_commit() or "unknown", "sweep_trial": "false"}
@@ -214,30 +212,15 @@ def _fit_ranking(
     config: PipelineConfig, train_sequences: pl.DataFrame, selection: Selection, vectors: ItemVectors, *,
     stages: StageTimer, say: Callable[[str], None],
 ) -> Ranking | None:
-    """Fit the ranking stage on the selection's validation split and log it (None when it does not apply).
-
-    The chosen candidate's vectors were trained on the validation's training
-    part: they are reused; without the automatic selection, the final
-    configuration is trained on that part once more.
-    """
-    reason = None
-    if not config.ranking.enabled:
-        reason = "ranking.enabled is false"
-    elif vectors.context_vectors is None or vectors.default_relation != "next":
-        reason = f"it orders 'next', and the model's relation is {vectors.default_relation!r}"
-    elif train_sequences.height < MIN_SEQUENCES:
-        reason = f"too few sequences ({train_sequences.height}, under {MIN_SEQUENCES}) for a validation split"
+    """Fit the ranking stage on the selection's validation split and log it (None, tagged, when it does not apply)."""
+    reason = why_no_ranking(config.ranking, train_sequences, vectors)
     if reason is not None:
         mlflow.set_tag("ranking", f"none: {reason}")
         return None
     say("fitting the ranking stage on the validation split")
     with stages.stage("rank"):
-        fit, validation = validation_split(train_sequences, config.selection)
-        chosen = selection.chosen
-        same = chosen is not None and chosen.vectors is not None and chosen.config == config.item2vec
-        fit_vectors = chosen.vectors if same else train(fit, config.item2vec)
-        fitted = fit_ranking(fit_vectors, fit, validation, config.ranking, metric=config.selection.metric,
-                             k=config.evaluation.headline_k, seed=config.selection.seed)
+        fitted = fit_ranking_stage(train_sequences, selection, config.ranking, config.selection,
+                                   k=config.evaluation.headline_k)
         ranking = fitted.ranking(train_sequences, vectors)
     say(f"ranking: {fitted.summary()}")
     with stages.stage("log"):

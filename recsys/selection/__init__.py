@@ -15,7 +15,7 @@ A stage between the split and the final training that returns the resolved
 
 from recsys.selection._collapse import CollapseCheck, check_collapse
 from recsys.selection._defaults import resolve_defaults, training_amount
-from recsys.selection._ranking import RankingFit, fit_ranking
+from recsys.selection._ranking import RankingFit, fit_ranking, fit_ranking_stage, why_no_ranking
 from recsys.selection._select import (
     MIN_SEQUENCES,
     Candidate,
@@ -37,10 +37,12 @@ __all__ = [
     "choose_config",
     "corpus_stats",
     "fit_ranking",
+    "fit_ranking_stage",
     "RankingFit",
     "resolve_defaults",
     "selection_score",
     "training_amount",
     "training_cost",
     "validation_split",
+    "why_no_ranking",
 ]

@@ -19,18 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from recsys.config import RankingConfig, SelectionMetric
+from recsys.config import RankingConfig, SelectionConfig, SelectionMetric
 from recsys.evaluation.cases import EvaluationCases, build_cases
 from recsys.evaluation.methods import RankedMethod
 from recsys.evaluation.protocol import evaluate_method
-from recsys.item2vec import ItemVectors
+from recsys.item2vec import ItemVectors, train
 from recsys.ranking import Blend, Evidence, QueryKind, Rank, Ranker, Ranking, fit_blend
-from recsys.selection._select import selection_score
+from recsys.selection._select import MIN_SEQUENCES, Selection, selection_score, validation_split
 
-__all__ = ["RankingFit", "fit_ranking", "SESSION_WINDOW"]
-
-SESSION_WINDOW = 20
-"""Items of a session the session cases give as context, at most (the latest)."""
+__all__ = ["RankingFit", "fit_ranking", "fit_ranking_stage", "why_no_ranking"]
 
 _PROTOCOLS: dict[QueryKind, str] = {"item": "next_item", "session": "session"}
 _MAX_SCORED = 10_000
@@ -66,15 +63,11 @@ class RankingFit:
 
 
 def _contexts(cases: EvaluationCases, rows: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """Each case's known context rows (the latest :data:`SESSION_WINDOW`), its target row, and which cases
-    count: a known target that is not already in its context."""
-    contexts, targets, keep = [], np.empty(len(cases), dtype=np.int64), np.zeros(len(cases), dtype=bool)
-    for i, (begin, end) in enumerate(zip(cases.begin, cases.end)):
-        context = rows[max(begin, end - SESSION_WINDOW) : end]
-        context = context[context >= 0]
-        contexts.append(context)
-        targets[i] = rows[end]
-        keep[i] = context.size > 0 and rows[end] >= 0 and rows[end] not in context
+    """Each case's known context rows, its target row, and which cases can be learnt from: a known target
+    that is not in its context (the session cases have none; a next-item case may repeat its query)."""
+    contexts = [rows[begin:end][rows[begin:end] >= 0] for begin, end in zip(cases.begin, cases.end)]
+    targets = rows[cases.end]
+    keep = np.array([c.size > 0 and t >= 0 and t not in c for c, t in zip(contexts, targets)], dtype=bool)
     return contexts, targets, keep
 
 
@@ -83,9 +76,8 @@ def _sample(cases: EvaluationCases, keep: np.ndarray, limit: int, seed: int) -> 
     chosen = np.flatnonzero(keep)
     if chosen.size > limit:
         chosen = np.sort(np.random.default_rng(seed).choice(chosen, size=limit, replace=False))
-    return dataclasses.replace(cases, begin=np.maximum(cases.begin[chosen], cases.end[chosen] - SESSION_WINDOW),
-                               end=cases.end[chosen], sequence_ids=cases.sequence_ids[chosen],
-                               positions=cases.positions[chosen])
+    return dataclasses.replace(cases, begin=cases.begin[chosen], end=cases.end[chosen],
+                               sequence_ids=cases.sequence_ids[chosen], positions=cases.positions[chosen])
 
 
 def fit_ranking(
@@ -144,3 +136,48 @@ def fit_ranking(
         better = scores[f"{kind}/ranker_score"] >= scores[f"{kind}/vectors_score"]
         defaults[kind] = "ranker" if better or not config.choose else "vectors"
     return RankingFit(blends, evidence_blends, defaults, scores, config)
+
+
+def why_no_ranking(config: RankingConfig, train_sequences: pl.DataFrame, vectors: ItemVectors) -> str | None:
+    """Why a model trained on ``train_sequences`` gets no ranking stage, or None when it gets one."""
+    if not config.enabled:
+        return "ranking.enabled is false"
+    if vectors.context_vectors is None or vectors.default_relation != "next":
+        return f"it orders 'next', and the model's relation is {vectors.default_relation!r}"
+    if train_sequences.height < MIN_SEQUENCES:
+        return f"too few sequences ({train_sequences.height}, under {MIN_SEQUENCES}) for a validation split"
+    return None
+
+
+def fit_ranking_stage(
+    train_sequences: pl.DataFrame,
+    selection: Selection,
+    config: RankingConfig,
+    selection_config: SelectionConfig,
+    *,
+    k: int = 10,
+) -> RankingFit:
+    """Fit the ranking stage of a training run on its selection's validation split.
+
+    The chosen candidate's vectors were trained on the validation's training
+    part with the final configuration: they are reused. Without them (no
+    automatic selection), :attr:`Selection.config` is trained on that part
+    once more.
+
+    Parameters
+    ----------
+    train_sequences
+        All the training sequences (the test split is never seen here).
+    selection
+        How the final configuration was chosen (:func:`choose_config`).
+    config, selection_config
+        The ranking options; the validation split, its seed and the metric.
+    k
+        Cut-off of the metric that chooses between the blend and the vectors.
+    """
+    fit, validation = validation_split(train_sequences, selection_config)
+    chosen = selection.chosen
+    reuse = chosen is not None and chosen.vectors is not None and chosen.config == selection.config
+    vectors = chosen.vectors if reuse else train(fit, selection.config)
+    return fit_ranking(vectors, fit, validation, config, metric=selection_config.metric, k=k,
+                       seed=selection_config.seed)
