@@ -7,7 +7,10 @@ on the same vectors:
 
 - latency of one query (k=10), p50 and p99 over ``--queries`` random items, for
   ``Recommender.recommend`` prepared (neighbour table up to 100,000 items,
-  HNSW beyond) and unprepared (exact: one matrix-vector product), gensim
+  HNSW beyond) and unprepared (exact: one matrix-vector product), its "next"
+  through a ranking stage, prepared (the ranked table, or HNSW candidates
+  ranked per query beyond; random output vectors and successor counts of
+  random sequences, so only its cost is meaningful), gensim
   ``KeyedVectors.most_similar`` and implicit's ``similar_items``; whole-catalogue
   scans on catalogues over 100,000 items are timed on ``--slow-queries``
   items only (said in the table);
@@ -40,7 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import clustered_catalogue, percentiles_ms, write_results  # noqa: E402
 
 from recsys import Recommender  # noqa: E402
+from recsys.data._schema import SEQUENCES_SCHEMA  # noqa: E402
 from recsys.item2vec import ItemVectors  # noqa: E402
+from recsys.ranking import Blend, Evidence, Ranking  # noqa: E402
 
 BATCH = 10_000
 
@@ -90,6 +95,28 @@ def _competitors(catalogue: ItemVectors) -> tuple[dict[str, Callable[[int], list
     return {"gensim most_similar": gensim, "implicit similar_items": implicit}, als
 
 
+def _ranked(catalogue: ItemVectors) -> Recommender:
+    """The catalogue with random output vectors and a ranking stage over successor counts of random
+    sequences (one per 10 items, 20 Zipf-popular items each): what a ranked "next" query costs."""
+    import dataclasses
+
+    import polars as pl
+
+    rng = np.random.default_rng(2)
+    n_items = len(catalogue)
+    outputs = clustered_catalogue(n_items, seed=3).vectors
+    rows = np.minimum(rng.zipf(1.3, size=(max(n_items // 10, 1), 20)) - 1, n_items - 1)
+    ids = np.asarray(catalogue.item_ids, dtype=object)
+    sequences = pl.DataFrame({"sequence_id": [str(i) for i in range(len(rows))],
+                              "items": [ids[r].tolist() for r in rows]}, schema=SEQUENCES_SCHEMA)
+    blend = Blend((1.0, 0.5, 5.0, 0.0, 0.3, 0.2))
+    ranking = Ranking(Evidence.from_sequences(sequences, catalogue.item_ids), {"item": blend, "session": blend},
+                      {"item": blend, "session": blend})
+    vectors = dataclasses.replace(catalogue, context_vectors=outputs,
+                                  config=catalogue.config.model_copy(update={"relation": "next"}))
+    return Recommender(vectors, ranking=ranking)
+
+
 def bench_size(n_items: int, queries: int, slow_queries: int) -> dict[str, Any]:
     """All latency and throughput figures for one catalogue size."""
     catalogue = clustered_catalogue(n_items)
@@ -100,10 +127,16 @@ def bench_size(n_items: int, queries: int, slow_queries: int) -> dict[str, Any]:
     prepared.prepare()
     prepare_seconds = time.perf_counter() - started
     exact = Recommender(catalogue, index="exact")
+    ranked = _ranked(catalogue)
+    started = time.perf_counter()
+    ranked.prepare()
+    ranked_prepare_seconds = time.perf_counter() - started
     competitors, als = _competitors(catalogue)
 
     methods: dict[str, tuple[Callable[[int], list[str]], int]] = {
         f"recommend ({prepared.search_mode})": (lambda r: prepared.recommend(catalogue.item_ids[r], 10)[0], queries),
+        f"recommend next, ranked ({ranked.search_mode})": (
+            lambda r: ranked.recommend(catalogue.item_ids[r], 10)[0], queries),
         "recommend (exact, unprepared)": (lambda r: exact.recommend(catalogue.item_ids[r], 10)[0], slow),
         **{name: (function, slow) for name, function in competitors.items()},
     }
@@ -133,6 +166,7 @@ def bench_size(n_items: int, queries: int, slow_queries: int) -> dict[str, Any]:
         "items": n_items,
         "search_mode": prepared.search_mode,
         "prepare_seconds": prepare_seconds,
+        "ranked_prepare_seconds": ranked_prepare_seconds,
         "ann_recall_at_10": None if report is None else report.recall_at_10,
         "ann_ef_search": None if report is None else report.ef_search,
         "latency": timings,
@@ -177,7 +211,8 @@ def _print_size(size: dict[str, Any]) -> None:
               f"{t['recall_at_10_vs_most_similar']:>9.4f}")
     ann = "" if size["ann_recall_at_10"] is None else (
         f", HNSW recall@10 {size['ann_recall_at_10']:.4f} at efSearch {size['ann_ef_search']}")
-    print(f"{'':>9}  prepare() ({size['search_mode']}): {size['prepare_seconds']:.1f} s once{ann}")
+    print(f"{'':>9}  prepare() ({size['search_mode']}): {size['prepare_seconds']:.1f} s once{ann}; "
+          f"with a ranking stage {size['ranked_prepare_seconds']:.1f} s")
     print(f"{'':>9}  batch of {size['batch_size']:,}: " + ", ".join(
         f"{name} {rate:,.0f} items/s" for name, rate in size["batch_items_per_second"].items()), flush=True)
 

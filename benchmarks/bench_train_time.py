@@ -1,13 +1,17 @@
-"""What the automatic selection costs: `recsys train` with no options against the previous defaults.
+"""What the automatic selection and the ranking stage cost: `recsys train` with no options against
+the same without the ranking stage and against the previous defaults.
 
     python benchmarks/bench_train_time.py [--config pipelines/configs/yes.toml] [--repeat 2]
+                                          [--against "no ranking stage" "previous defaults"]
 
-Times the whole command, twice per repeat and in turns so that both see
-the same machine: once as it runs now with no options (data-adaptive
-defaults and the automatic selection), once pinned to the defaults before
-them (symmetric context, 20 epochs, alpha 0.025, sample 1e-3, relation
-"next", no selection). Each run logs to a fresh MLflow store in a
-temporary directory. Prints the wall times, the stage summaries and the ratio.
+Times the whole command, once per arm per repeat and in turns so that every
+arm sees the same machine: as it runs now with no options (data-adaptive
+defaults, the automatic selection and the ranking stage); the same with
+``ranking.enabled = false`` (no ranking stage); pinned to the defaults
+before the selection (symmetric context, 20 epochs, alpha 0.025, sample
+1e-3, relation "next", no selection, no ranking stage). Each run logs to a
+fresh MLflow store in a temporary directory. Prints the wall times, the
+stage summaries and the ratio of "no options" to each other arm.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from pathlib import Path
 from _common import write_results
 
 ROOT = Path(__file__).resolve().parents[1]
+NO_RANKING = ["--set", "ranking.enabled=false"]
 PREVIOUS_DEFAULTS = ["--no-auto", "--set", "context=symmetric", "--set", "epochs=20", "--set", "alpha=0.025",
-                     "--set", "sample=0.001", "--set", "relation=next"]
+                     "--set", "sample=0.001", "--set", "relation=next", *NO_RANKING]
+ARMS = {"no options": [], "no ranking stage": NO_RANKING, "previous defaults": PREVIOUS_DEFAULTS}
 
 
 def _run(config: Path, extra: list[str]) -> tuple[float, str]:
@@ -46,15 +52,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=ROOT / "pipelines" / "configs" / "yes.toml")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--against", nargs="+", default=["no ranking stage", "previous defaults"],
+                        choices=[arm for arm in ARMS if arm != "no options"])
     args = parser.parse_args()
-    times: dict[str, list[float]] = {"previous defaults": [], "no options": []}
+    arms = ["no options", *args.against]
+    times: dict[str, list[float]] = {arm: [] for arm in arms}
     for repeat in range(args.repeat):
-        for label, extra in (("previous defaults", PREVIOUS_DEFAULTS), ("no options", [])):
-            seconds, stages = _run(args.config, extra)
-            times[label].append(seconds)
-            print(f"{label:18s} run {repeat + 1}: {seconds:6.1f} s  {stages}", flush=True)
-    ratios = [new / old for new, old in zip(times["no options"], times["previous defaults"])]
-    print("no options / previous defaults: " + ", ".join(f"{r:.2f}" for r in ratios))
+        for arm in arms:
+            seconds, stages = _run(args.config, ARMS[arm])
+            times[arm].append(seconds)
+            print(f"{arm:18s} run {repeat + 1}: {seconds:6.1f} s  {stages}", flush=True)
+    ratios = {arm: [new / old for new, old in zip(times["no options"], times[arm])] for arm in args.against}
+    for arm, values in ratios.items():
+        print(f"no options / {arm}: " + ", ".join(f"{r:.2f}" for r in values))
     write_results("train_time", {"config": str(args.config), "seconds": times, "ratios": ratios})
 
 

@@ -57,7 +57,7 @@ def _cell(metrics: dict[str, float], name: str) -> str:
 
 
 class _Named(Method):
-    """A fitted method evaluated under another name (item2vec's default ranking is reported as ``item2vec``)."""
+    """A fitted method evaluated under another name (the vectors alone are reported as ``item2vec-vectors``)."""
 
     def __init__(self, method: Method, name: str) -> None:
         self.method = method
@@ -86,8 +86,7 @@ def _item2vec(regime: _regimes.Regime) -> tuple[list[Method], dict[str, object]]
             "selection": selection, "ranking": f"none: {reason}", "seconds": time.perf_counter() - started}
     fitted = fit_ranking_stage(regime.train, selection, RankingConfig(), SelectionConfig(), k=K)
     ranking = fitted.ranking(regime.train, vectors)
-    default = RankedMethod(vectors, ranking) if ranking.default("item") == "ranker" else plain
-    methods = [_Named(default, "item2vec"), _Named(plain, "item2vec-vectors"),
+    methods = [RankedMethod(vectors, ranking, variant="default"), _Named(plain, "item2vec-vectors"),
                RankedMethod(vectors, ranking, variant="evidence")]
     return methods, {"selection": selection, "ranking": fitted.summary(), "seconds": time.perf_counter() - started,
                      "weights": {kind: blend.by_signal for kind, blend in ranking.blends.items()},

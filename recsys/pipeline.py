@@ -131,7 +131,7 @@ def run_training(
         train_seconds = time.perf_counter() - started
         with stages.stage("log"):
             _log_training(config, prepared, vectors, train_seconds)
-        ranking = _fit_ranking(config, prepared.train, selection, vectors, stages=stages, say=say)
+        vectors, ranking = _fit_ranking(config, prepared.train, selection, vectors, stages=stages, say=say)
 
         say(f"evaluating on {len(cases):,} {protocol} cases")
         baselines = config.evaluation.baselines
@@ -192,40 +192,44 @@ def run_training(
 def _item2vec_methods(vectors: ItemVectors, ranking: Ranking | None) -> list[Method]:
     """item2vec as the harness scores it: the model's default ranking first (the run's headline), then the others.
 
-    Without a ranking stage: the default relation, then the other. With one
-    (it orders "next"): the ranked blend, the vectors alone
-    (``item2vec-next``) and the evidence alone, the default of item queries
-    first, then "similar".
+    The vectors alone by each relation (the default relation first) and,
+    with a ranking stage, its blend (``item2vec-ranked``, first where it is
+    the default of item queries) and the evidence alone (``item2vec-evidence``).
     """
+    relations = [vectors.default_relation] + [r for r in ("next", "similar") if r != vectors.default_relation]
+    plain: list[Method] = [Item2VecMethod.from_vectors(vectors, relation=r)
+                           for r in relations if r == "similar" or vectors.context_vectors is not None]
     if ranking is None:
-        relations = [vectors.default_relation] + [r for r in ("next", "similar") if r != vectors.default_relation]
-        return [Item2VecMethod.from_vectors(vectors, relation=r)
-                for r in relations if r == "similar" or vectors.context_vectors is not None]
-    ranked = RankedMethod(vectors, ranking)
-    plain = Item2VecMethod.from_vectors(vectors, relation="next")
-    first = [ranked, plain] if ranking.default("item") == "ranker" else [plain, ranked]
-    return [*first, RankedMethod(vectors, ranking, variant="evidence"),
-            Item2VecMethod.from_vectors(vectors, relation="similar")]
+        return plain
+    ranked, evidence = RankedMethod(vectors, ranking), RankedMethod(vectors, ranking, variant="evidence")
+    return [ranked, *plain, evidence] if ranking.default("item") == "ranker" else [*plain, ranked, evidence]
 
 
 def _fit_ranking(
     config: PipelineConfig, train_sequences: pl.DataFrame, selection: Selection, vectors: ItemVectors, *,
     stages: StageTimer, say: Callable[[str], None],
-) -> Ranking | None:
-    """Fit the ranking stage on the selection's validation split and log it (None, tagged, when it does not apply)."""
+) -> tuple[ItemVectors, Ranking | None]:
+    """Fit the ranking stage on the selection's validation split and log it (None, tagged, when it does not apply).
+
+    Returns the vectors with the relation the model answers by default
+    ("next" where the blend beat the "similar" vectors) and the stage.
+    """
     reason = why_no_ranking(config.ranking, train_sequences, vectors)
     if reason is not None:
         mlflow.set_tag("ranking", f"none: {reason}")
-        return None
+        return vectors, None
     say("fitting the ranking stage on the validation split")
     with stages.stage("rank"):
         fitted = fit_ranking_stage(train_sequences, selection, config.ranking, config.selection,
                                    k=config.evaluation.headline_k)
         ranking = fitted.ranking(train_sequences, vectors)
     say(f"ranking: {fitted.summary()}")
+    answering = fitted.answering(vectors)
+    if answering is not vectors:
+        say("the ranking stage beat the 'similar' vectors on validation: the model answers 'next', ranked")
     with stages.stage("log"):
         tracking.log_ranking(ranking)
-    return ranking
+    return answering, ranking
 
 
 def _selection_metric(config: PipelineConfig) -> str:

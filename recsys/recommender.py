@@ -466,7 +466,8 @@ class Recommender:
         else:
             table = NeighbourTable.build(space.queries, TABLE_DEPTH, candidates=space.exact.vectors,
                                          on_progress=on_progress)
-        stored = self.store is not None and self.store.save_table(space.relation, table, ranking=ranking)
+        stored = self.store is not None and self.store.save_table(space.relation, table, depth=TABLE_DEPTH,
+                                                                  ranking=ranking)
         self._prepared(space, "table", "built", started, stored=stored)
         return table
 
@@ -1037,11 +1038,14 @@ class Recommender:
         contributions = values * blend.array
         candidates, scores = self._ranker.scored(query, blend, self.ranking.candidates)
         listed = candidates[0] == row_b
+        rank = None
+        if listed.any():  # its place among the candidates, by the score they were ranked with
+            rank = int(np.count_nonzero(scores[0][~listed] > scores[0][listed][0])) + 1
         return {
             "signals": dict(zip(SIGNALS, values.tolist())),
             "contributions": dict(zip(SIGNALS, contributions.tolist())),
             "next_score": float(contributions.sum()),
-            "next_rank": int(np.count_nonzero(scores[0] > contributions.sum())) + 1 if listed.any() else None,
+            "next_rank": rank,
         }
 
     # ------------------------------------------------------------------ frames

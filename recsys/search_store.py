@@ -217,15 +217,20 @@ class SearchStore:
                           "they will be built again at the next start", StoredStructureWarning, stacklevel=4)
             return False
 
-    def save_table(self, relation: str, table: NeighbourTable, *, ranking: str | None = None) -> bool:
+    def save_table(self, relation: str, table: NeighbourTable, *, depth: int | None = None,
+                   ranking: str | None = None) -> bool:
         """Store ``relation``'s neighbour table (in the order of the ranking stage with digest
-        ``ranking``, if given); whether it was written."""
+        ``ranking``, if given); whether it was written.
+
+        ``depth`` is the depth it was asked for (default: the table's own;
+        a small catalogue's table is shallower than asked, and must be
+        found again by the depth :meth:`load_table` is asked for)."""
 
         def write(folder: Path) -> None:
             np.save(folder / "rows.npy", np.ascontiguousarray(table.rows))
             np.save(folder / "scores.npy", np.ascontiguousarray(table.scores))
 
-        return self._write(*_table_key(relation, table.depth, ranking), write)
+        return self._write(*_table_key(relation, table.depth if depth is None else depth, ranking), write)
 
     def save_hnsw(self, relation: str, index: HNSWIndex, report: AnnReport, *, settings: Mapping[str, Any]) -> bool:
         """Store ``relation``'s HNSW graph (faiss's own format) and its report; whether it was written."""

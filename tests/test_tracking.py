@@ -35,7 +35,8 @@ def test_run_has_params_metrics_and_dataset(trained: TrainingResult) -> None:
         assert name in metrics, name
     assert metrics["hr_at_10"] == pytest.approx(trained.results[0].metrics["hr_at_10"])
     assert metrics[f"{trained.results[0].method}/hr_at_10"] == metrics["hr_at_10"]
-    assert trained.results[0].method == f"item2vec-{trained.vectors.default_relation}"
+    default = "item2vec-ranked" if trained.ranking.default("item") == "ranker" else "item2vec-next"
+    assert trained.results[0].method == default  # the model's default ranking is the run's headline
     assert run.data.tags["dataset"] == "tracking-test"
     assert run.inputs.dataset_inputs[0].dataset.digest == run.data.tags["dataset.digest"]
     history = mlflow.MlflowClient().get_metric_history(trained.run_id, "training/loss")
@@ -57,9 +58,31 @@ def test_logged_pyfunc_model_answers(trained: TrainingResult) -> None:
         model.predict(pd.DataFrame({"item_id": ["nope"]}))
 
 
+def test_ranking_stage_is_logged_and_served(trained: TrainingResult) -> None:
+    run = mlflow.get_run(trained.run_id)
+    metrics, tags = run.data.metrics, run.data.tags
+    for name in ("ranking/item.vector_weight", "ranking/item.share_weight", "ranking/session.after_earlier_weight",
+                 "ranking/item.log_likelihood", "ranking/item.ranker_score", "ranking/session.vectors_score",
+                 "ranking/item.evidence.after_weight", "ranking/evidence_mb", "stages/rank_seconds",
+                 "item2vec-ranked/hr_at_10", "item2vec-evidence/ndcg_at_10", "item2vec-next/hr_at_10"):
+        assert name in metrics, name
+    assert tags["ranking.item"] in ("ranker", "vectors") and tags["ranking.session"] in ("ranker", "vectors")
+    assert metrics["ranking/item.share_weight"] == pytest.approx(trained.ranking.blends["item"].by_signal["share"])
+    artifacts = [a.path for a in mlflow.MlflowClient().list_artifacts(trained.run_id, "model/artifacts")]
+    assert "model/artifacts/ranking" in artifacts
+    served = Recommender.load(trained.model_uri)
+    assert served.ranking is not None and served.ranking.digest == trained.ranking.digest
+    item = trained.vectors.item_ids[0]
+    model = mlflow.pyfunc.load_model(trained.model_uri)
+    for rank in ("ranker", "vectors"):
+        answer = model.predict(pd.DataFrame({"item_id": [item]}), params={"k": 5, "rank": rank})
+        assert answer["item_id"].tolist() == served.recommend(item, k=5, rank=rank).item_ids.tolist()
+
+
 def test_registered_model_loads_by_alias_run_id_and_uri(trained: TrainingResult) -> None:
     assert trained.promoted
-    expected = Recommender(trained.vectors).recommend(trained.vectors.item_ids[0], k=5)[0].tolist()
+    expected = Recommender(trained.vectors, ranking=trained.ranking).recommend(trained.vectors.item_ids[0], k=5)
+    expected = expected.item_ids.tolist()
     for uri in ("models:/tracking-test@champion", trained.run_id, trained.model_uri):
         recommender = Recommender.load(uri)
         assert recommender.recommend(trained.vectors.item_ids[0], k=5)[0].tolist() == expected

@@ -21,7 +21,7 @@ from recsys.config import NEXT_SESSION_DECAY, Item2VecConfig, Relation
 from recsys.errors import ConfigError
 from recsys.index import normalize_rows
 from recsys.item2vec import ItemVectors, train
-from recsys.ranking import VECTORS_ONLY, Blend, Evidence, Ranker, Ranking, recency_weights
+from recsys.ranking import Evidence, Ranker, Ranking, recency_weights
 
 __all__ = [
     "Method", "EmbeddingMethod", "Item2VecMethod", "RankedMethod", "ScoreTable", "session_matrix", "recency_weights",
@@ -226,8 +226,9 @@ class Item2VecMethod(EmbeddingMethod):
         return (weights @ self.vectors_.vectors) @ self.vectors_.context_vectors.T
 
 
-RankedVariant = Literal["ranker", "vectors", "evidence"]
-"""Which ranking of a :class:`RankedMethod`: the fitted blend, the vectors alone, or the evidence alone."""
+RankedVariant = Literal["ranker", "evidence", "default"]
+"""Which ranking of a :class:`RankedMethod`: the fitted blend, the blend without the vector signal, or
+the model's default (per kind of query: the blend, or the vectors alone where validation chose them)."""
 
 
 class RankedMethod(Method):
@@ -245,9 +246,12 @@ class RankedMethod(Method):
     ranking
         The fitted ranking stage over the same catalogue.
     variant
-        ``"ranker"``: the fitted blend; ``"vectors"``: the plain vector
-        order (:data:`~recsys.ranking.VECTORS_ONLY`); ``"evidence"``: the
-        blend fitted without the vector signal, candidates from plays.
+        ``"ranker"`` (``item2vec-ranked``): the fitted blend;
+        ``"evidence"`` (``item2vec-evidence``): the blend fitted without the
+        vector signal, candidates from plays; ``"default"`` (``item2vec``):
+        what the model answers when no ranking is asked for, the blend or,
+        for a kind of query where validation chose them, the vectors alone
+        by the model's relation.
     """
 
     def __init__(self, vectors: ItemVectors, ranking: Ranking, *, variant: RankedVariant = "ranker") -> None:
@@ -258,11 +262,11 @@ class RankedMethod(Method):
         self.variant = variant
         self.item_ids_ = vectors.item_ids
         self._ranker = self._bind(ranking.evidence)
+        self._plain = Item2VecMethod.from_vectors(vectors)
 
     @property
     def name(self) -> str:  # type: ignore[override]
-        return {"ranker": "item2vec-ranked", "vectors": "item2vec-vectors", "evidence": "item2vec-evidence"}[
-            self.variant]
+        return {"ranker": "item2vec-ranked", "evidence": "item2vec-evidence", "default": "item2vec"}[self.variant]
 
     def _bind(self, evidence: Evidence) -> Ranker:
         with_vectors = self.variant != "evidence"
@@ -277,22 +281,25 @@ class RankedMethod(Method):
             train_sequences, self.item_ids_, steps=evidence.steps, depth=evidence.depth))
         return self
 
-    def _blend(self, kind: str) -> Blend:
-        if self.variant == "vectors":
-            return VECTORS_ONLY
-        return (self.ranking.evidence_blends if self.variant == "evidence" else self.ranking.blends)[kind]
+    def _ranked(self, kind: str) -> bool:
+        return self.variant != "default" or self.ranking.default(kind) == "ranker"  # type: ignore[arg-type]
 
     def _scores(self, sessions: Sequence[np.ndarray], kind: str) -> np.ndarray:
-        scores = np.full((len(sessions), len(self.item_ids_)), -np.inf, dtype=np.float32)
+        blend = (self.ranking.evidence_blends if self.variant == "evidence" else self.ranking.blends)[kind]
         source = "popularity" if self.variant == "evidence" else "vectors"
-        candidates, values = self._ranker.scored(sessions, self._blend(kind), self.ranking.candidates, source=source)
+        candidates, values = self._ranker.scored(sessions, blend, self.ranking.candidates, source=source)
+        scores = np.full((len(sessions), len(self.item_ids_)), -np.inf, dtype=np.float32)
         rows = np.repeat(np.arange(len(sessions)), candidates.shape[1])
         keep = candidates.ravel() >= 0
         scores[rows[keep], candidates.ravel()[keep]] = values.ravel()[keep]
         return scores
 
     def score(self, query_rows: np.ndarray) -> np.ndarray:
+        if not self._ranked("item"):
+            return self._plain.score(query_rows)
         return self._scores([np.array([row]) for row in query_rows], "item")
 
     def score_sessions(self, sessions: Sequence[np.ndarray]) -> np.ndarray:
+        if not self._ranked("session"):
+            return self._plain.score_sessions(sessions)
         return self._scores(sessions, "session")

@@ -28,11 +28,11 @@ from recsys.errors import DataError
 from recsys.evaluation.baselines import make_baseline
 from recsys.evaluation.cases import EvaluationCases, build_cases
 from recsys.evaluation.cold_start import ColdStartReport, evaluate_cold_start
-from recsys.evaluation.methods import Item2VecMethod, Method
+from recsys.evaluation.methods import Item2VecMethod, Method, RankedMethod
 from recsys.evaluation.metrics import bootstrap_difference
 from recsys.evaluation.protocol import MethodResult, evaluate_method, item_popularity
 from recsys.item2vec import ItemVectors
-from recsys.selection import choose_config
+from recsys.selection import choose_config, fit_ranking_stage, why_no_ranking
 from recsys.store import tracked_run
 
 __all__ = ["MethodReport", "EvaluationReport", "run_evaluation"]
@@ -101,7 +101,7 @@ class EvaluationReport:
 
     def _protocol_table(self, protocol: str, k: int) -> list[str]:
         """The lines of one protocol's table and its verdict."""
-        reference = self.methods[0]  # item2vec with its default relation
+        reference = self.methods[0]  # item2vec as the model answers by default
         first = self.methods[0].results[protocol]
         header = (f"| method | HR@{k} | NDCG@{k} | MRR@{k} | P@{k} | cov@{k} | pop@{k} | "
                   f"Δ NDCG@{k} vs {reference.method} | unknown | fit s | eval s |")
@@ -166,8 +166,10 @@ def _log_run(
             "evaluation_report": report_id,
             "git_commit": tracking.git_commit() or "unknown",
         })
-        if isinstance(method, Item2VecMethod):  # the options its vectors were trained with
+        if isinstance(method, (Item2VecMethod, RankedMethod)):  # the options its vectors were trained with
             tracking.log_config(config.model_copy(update={"item2vec": method.vectors_.config}))
+            if isinstance(method, RankedMethod):
+                tracking.log_ranking(method.ranking)
         else:
             tracking.log_config(config, exclude=("item2vec",))
             mlflow.log_params(_method_params(method))
@@ -181,28 +183,44 @@ def _log_run(
 def _fitted_methods(
     config: PipelineConfig, train: pl.DataFrame, say: Callable[[str], None]
 ) -> Iterator[tuple[Method, float]]:
-    """item2vec under both relations (trained once), then every baseline; with fit times.
+    """item2vec (trained once) as the model answers, then its other rankings, then every baseline; with fit times.
 
-    item2vec's configuration is resolved as ``recsys train`` resolves it
-    (the automatic selection on a validation split, unless
-    ``selection.auto`` is off); its fit time includes the selection.
+    item2vec's configuration and ranking stage are resolved as ``recsys
+    train`` resolves them (the automatic selection on a validation split,
+    unless ``selection.auto`` is off, and the ranking stage fitted on the
+    same split); its fit time includes both. Its rows: ``item2vec`` (the
+    model's default ranking, first: the reference of the report), then
+    ``item2vec-ranked`` where the default is not the blend for every kind of
+    query, the vectors alone by each relation, and ``item2vec-evidence``.
     """
     say("choosing item2vec's configuration")
     started = time.perf_counter()
     selection = choose_config(train, config.item2vec, config.selection, k=config.evaluation.headline_k)
-    selection_seconds = time.perf_counter() - started
-    item2vec = Item2VecMethod(selection.config)
-    methods: list[Method] = [item2vec]
-    methods += [make_baseline(name, seed=config.evaluation.seed) for name in config.evaluation.baselines]
-    for method in methods:
+    vectors = Item2VecMethod(selection.config).fit(train).vectors_
+    ranking = None
+    if why_no_ranking(config.ranking, train, vectors) is None:
+        say("fitting the ranking stage")
+        fitted = fit_ranking_stage(train, selection, config.ranking, config.selection,
+                                   k=config.evaluation.headline_k)
+        ranking = fitted.ranking(train, vectors)
+        vectors = fitted.answering(vectors)
+    fit_seconds = time.perf_counter() - started
+    relations: list[Relation] = [vectors.default_relation, "similar" if vectors.default_relation == "next" else "next"]
+    plain = [Item2VecMethod.from_vectors(vectors, relation=r) for r in relations
+             if r == "similar" or vectors.context_vectors is not None]
+    if ranking is None:
+        yield from ((method, fit_seconds) for method in plain)
+    else:
+        yield RankedMethod(vectors, ranking, variant="default"), fit_seconds
+        if any(ranking.default(kind) != "ranker" for kind in ("item", "session")):
+            yield RankedMethod(vectors, ranking), fit_seconds
+        yield from ((method, fit_seconds) for method in plain)
+        yield RankedMethod(vectors, ranking, variant="evidence"), fit_seconds
+    for name in config.evaluation.baselines:
+        method = make_baseline(name, seed=config.evaluation.seed)
         say(f"fitting {method.name}")
         started = time.perf_counter()
-        method.fit(train)
-        fit_seconds = time.perf_counter() - started + (selection_seconds if method is item2vec else 0.0)
-        yield method, fit_seconds
-        if method is item2vec:
-            other: Relation = "similar" if item2vec.relation == "next" else "next"
-            yield Item2VecMethod.from_vectors(item2vec.vectors_, relation=other), fit_seconds
+        yield method.fit(train), time.perf_counter() - started
 
 
 def run_evaluation(

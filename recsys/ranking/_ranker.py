@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from recsys.ranking._evidence import Evidence
-from recsys.index import best_of
+from recsys.index import ExactIndex
 from recsys.ranking._logit import fit_logit
 from recsys.ranking._signals import SESSION_DECAY, SIGNALS, context_signals, padded_rows, recency_weights
 
@@ -120,7 +120,7 @@ class Ranker:
         rankings from evidence alone).
     search
         Top-``n`` search of query vectors against ``outputs`` (default:
-        exact search by matrix product).
+        exact inner-product search, :class:`~recsys.index.ExactIndex`).
     candidates
         How many of the vectors' (or plays') best items each query ranks,
         besides its observed successors; a query for more items ranks that many.
@@ -139,6 +139,8 @@ class Ranker:
         self.inputs = inputs
         self.outputs = outputs
         self.candidates = candidates
+        if search is None and outputs is not None:
+            search = ExactIndex(outputs, normalize=False).search
         self._search = search
         self._popular = np.argsort(-evidence.plays, kind="stable")
 
@@ -153,11 +155,6 @@ class Ranker:
             return self.inputs[np.fromiter((s[0] for s in sessions), dtype=np.int64, count=len(sessions))]
         return np.asarray(recency_weights(sessions, len(self), decay=SESSION_DECAY) @ self.inputs, dtype=np.float32)
 
-    def _search_vectors(self, profiles: np.ndarray, n: int, exclude: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-        if self._search is not None:
-            return self._search(profiles, n, exclude_rows=exclude, mask=mask)[0]
-        return best_of(profiles @ self.outputs.T, n, exclude_rows=exclude, mask=mask)[0]
-
     def candidate_rows(
         self, sessions: Sequence[np.ndarray], profiles: np.ndarray | None, n: int, *,
         mask: np.ndarray | None = None, source: CandidateSource = "vectors",
@@ -166,8 +163,8 @@ class Ranker:
         observed successors, never an item of the context nor one ``mask`` rules out."""
         last = np.fromiter((s[-1] for s in sessions), dtype=np.int64, count=len(sessions))
         longest = max(len(s) for s in sessions)
-        if source == "vectors" and profiles is not None:
-            best = self._search_vectors(profiles, n + longest - 1, last, mask)
+        if source == "vectors" and profiles is not None and self._search is not None:
+            best = self._search(profiles, n + longest - 1, exclude_rows=last, mask=mask)[0]
         else:
             order = self._popular if mask is None else self._popular[mask[self._popular]]
             best = np.broadcast_to(order[: n + longest], (len(sessions), min(len(order), n + longest)))

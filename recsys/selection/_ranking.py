@@ -5,9 +5,12 @@ training part, so the validation sequences are unseen by both the vectors
 and the evidence counted from that part: what came next there is what the
 blends are fitted on (:func:`recsys.ranking.fit_blend`), for item queries
 (next-item cases) and sessions (session cases) apart. Each kind of query
-then keeps the blend, or the vectors alone where the blend scores lower on
-the same cases (``ranking.choose``). The final stage counts its evidence
-on all the training sequences (:meth:`RankingFit.ranking`).
+then keeps the blend, or the vectors alone (by the relation the selection
+chose) where the blend scores lower on the same cases
+(``ranking.choose``). The blend orders "next": a model whose selection
+chose "similar" answers "next" once the blend beats it
+(:meth:`RankingFit.answering`). The final stage counts its evidence on all
+the training sequences (:meth:`RankingFit.ranking`).
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from recsys.config import RankingConfig, SelectionConfig, SelectionMetric
+from recsys.config import RankingConfig, Relation, SelectionConfig, SelectionMetric
 from recsys.evaluation.cases import EvaluationCases, build_cases
-from recsys.evaluation.methods import RankedMethod
+from recsys.evaluation.methods import Item2VecMethod, RankedMethod
 from recsys.evaluation.protocol import evaluate_method
 from recsys.item2vec import ItemVectors, train
 from recsys.ranking import Blend, Evidence, QueryKind, Rank, Ranker, Ranking, fit_blend
@@ -30,7 +33,7 @@ from recsys.selection._select import MIN_SEQUENCES, Selection, selection_score, 
 __all__ = ["RankingFit", "fit_ranking", "fit_ranking_stage", "why_no_ranking"]
 
 _PROTOCOLS: dict[QueryKind, str] = {"item": "next_item", "session": "session"}
-_MAX_SCORED = 10_000
+_MAX_SCORED = 5_000
 """Validation cases each ranking is scored on when choosing, at most (a seeded sample)."""
 
 
@@ -44,6 +47,15 @@ class RankingFit:
     validation: Mapping[str, float]
     """``{kind}/{variant}_score`` (the selection score on validation) and ``{kind}/n_cases``."""
     config: RankingConfig
+    relation: Relation = "next"
+    """The relation the vectors alone were scored by (the one the selection chose)."""
+
+    def answering(self, vectors: ItemVectors) -> ItemVectors:
+        """``vectors`` with the relation the model answers by default: "next" when the blend (which orders
+        "next") won for item queries, else their own."""
+        if self.defaults["item"] != "ranker" or vectors.default_relation == "next":
+            return vectors
+        return dataclasses.replace(vectors, config=vectors.config.model_copy(update={"relation": "next"}))
 
     def ranking(self, sequences: pl.DataFrame, vectors: ItemVectors) -> Ranking:
         """The stage of the final model: these weights, evidence counted on ``sequences`` over ``vectors``' catalogue."""
@@ -58,7 +70,7 @@ class RankingFit:
         for kind in _PROTOCOLS:
             ranker, vectors = (self.validation.get(f"{kind}/{v}_score", float("nan")) for v in ("ranker", "vectors"))
             parts.append(f"{kind} queries: {self.defaults[kind]} (validation {ranker:.4f} blended, "
-                         f"{vectors:.4f} vectors only)")
+                         f"{vectors:.4f} vectors only, {self.relation!r})")
         return "; ".join(parts)
 
 
@@ -86,6 +98,7 @@ def fit_ranking(
     validation: pl.DataFrame,
     config: RankingConfig,
     *,
+    relation: Relation = "next",
     metric: SelectionMetric = "hr+ndcg",
     k: int = 10,
     seed: int = 0,
@@ -100,6 +113,8 @@ def fit_ranking(
         The validation split of the training sequences.
     config
         Candidates, evidence settings, cases and whether to choose.
+    relation
+        The relation the vectors alone answer by, which the blend must beat.
     metric, k
         What the blend and the vectors alone are compared by, on validation.
     seed
@@ -129,21 +144,23 @@ def fit_ranking(
                                           source="popularity", max_cases=config.max_cases, seed=seed)
         scored = _sample(cases, keep, _MAX_SCORED, seed)
         stage = dataclasses.replace(stage, blends={**stage.blends, kind: blends[kind]})
-        for variant in ("ranker", "vectors"):
-            result = evaluate_method(RankedMethod(vectors, stage, variant=variant), scored, ks=(k,))
+        methods = {"ranker": RankedMethod(vectors, stage),
+                   "vectors": Item2VecMethod.from_vectors(vectors, relation=relation)}
+        for variant, method in methods.items():
+            result = evaluate_method(method, scored, ks=(k,))
             scores[f"{kind}/{variant}_score"] = selection_score(result.metrics, metric, k)
         scores[f"{kind}/n_cases"] = float(len(scored))
         better = scores[f"{kind}/ranker_score"] >= scores[f"{kind}/vectors_score"]
         defaults[kind] = "ranker" if better or not config.choose else "vectors"
-    return RankingFit(blends, evidence_blends, defaults, scores, config)
+    return RankingFit(blends, evidence_blends, defaults, scores, config, relation)
 
 
 def why_no_ranking(config: RankingConfig, train_sequences: pl.DataFrame, vectors: ItemVectors) -> str | None:
     """Why a model trained on ``train_sequences`` gets no ranking stage, or None when it gets one."""
     if not config.enabled:
         return "ranking.enabled is false"
-    if vectors.context_vectors is None or vectors.default_relation != "next":
-        return f"it orders 'next', and the model's relation is {vectors.default_relation!r}"
+    if vectors.context_vectors is None:
+        return "it orders 'next', and the vectors have no output vectors"
     if train_sequences.height < MIN_SEQUENCES:
         return f"too few sequences ({train_sequences.height}, under {MIN_SEQUENCES}) for a validation split"
     return None
@@ -179,5 +196,5 @@ def fit_ranking_stage(
     chosen = selection.chosen
     reuse = chosen is not None and chosen.vectors is not None and chosen.config == selection.config
     vectors = chosen.vectors if reuse else train(fit, selection.config)
-    return fit_ranking(vectors, fit, validation, config, metric=selection_config.metric, k=k,
-                       seed=selection_config.seed)
+    return fit_ranking(vectors, fit, validation, config, relation=selection.config.relation or "next",
+                       metric=selection_config.metric, k=k, seed=selection_config.seed)
