@@ -173,7 +173,7 @@ def run_training(
                     promoted, champion_value = tracking.promote_champion(registered, run.info.run_id, metric=f"hr_at_{k}")
             say("writing the run report")
             run_report.log_training_report(config, prepared, vectors, results, train_seconds=train_seconds,
-                                           promoted=promoted, champion_value=champion_value)
+                                           promoted=promoted, champion_value=champion_value, ranking=ranking)
         mlflow.log_metrics(stages.metrics())
     return TrainingResult(
         run_id=run.info.run_id,

@@ -35,6 +35,7 @@ from recsys.config import PipelineConfig
 from recsys.evaluation.metrics import bootstrap_difference
 from recsys.evaluation.protocol import MethodResult
 from recsys.item2vec import ItemVectors
+from recsys.ranking import SIGNALS, Ranking
 from recsys.recommender import Recommender
 
 if TYPE_CHECKING:
@@ -312,6 +313,22 @@ def _diverse(candidates: Sequence[str], n: int, group_of: Callable[[str], Any]) 
     return chosen + [item for item in candidates if item not in chosen][: n - len(chosen)]
 
 
+def _ranking_table(ranking: Ranking | None) -> dict[str, Any] | None:
+    """The ranking stage for the report: each signal's weight per blend, and what each kind of query uses."""
+    if ranking is None:
+        return None
+    blends = {f"{kind} queries": blend for kind, blend in ranking.blends.items()}
+    blends.update({f"{kind}, evidence only": blend for kind, blend in ranking.evidence_blends.items()})
+    return {
+        "signals": list(SIGNALS),
+        "blends": {name: blend.by_signal for name, blend in blends.items()},
+        "defaults": {kind: ranking.default(kind) for kind in ranking.blends},
+        "validation": {kind: (ranking.validation.get(f"{kind}/ranker_score"),
+                              ranking.validation.get(f"{kind}/vectors_score")) for kind in ranking.blends},
+        "evidence_mb": ranking.evidence.nbytes / 2**20,
+    }
+
+
 def _relations(vectors: ItemVectors) -> list[str]:
     """The relations a model can answer, its default first."""
     available = ["next", "similar"] if vectors.context_vectors is not None else ["similar"]
@@ -336,10 +353,12 @@ def _text(value: Any, limit: int = 60) -> str:
 
 
 def examples(
-    vectors: ItemVectors, metadata: pl.DataFrame | None, items: Iterable[tuple[str, str]], *, k: int = 5
+    vectors: ItemVectors, metadata: pl.DataFrame | None, items: Iterable[tuple[str, str]], *, k: int = 5,
+    ranking: Ranking | None = None,
 ) -> list[Example]:
-    """Top-``k`` recommendations of every item in ``items`` under each relation the model has."""
-    recommender = Recommender(vectors, metadata)
+    """Top-``k`` recommendations of every item in ``items`` under each relation the model has, as the
+    model answers them (with its ranking stage, if it has one)."""
+    recommender = Recommender(vectors, metadata, ranking=ranking)
     columns = _label_columns(metadata)
     count_of = dict(zip(vectors.item_ids, vectors.counts.tolist()))
     labels: dict[str, dict[str, str]] = {}
@@ -425,6 +444,7 @@ def log_training_report(
     train_seconds: float,
     promoted: bool = False,
     champion_value: float | None = None,
+    ranking: Ranking | None = None,
 ) -> str:
     """Render and log the active training run's ``report.html``; set its description to the headline.
 
@@ -446,6 +466,9 @@ def log_training_report(
         Wall time of training.
     promoted, champion_value
         The champion decision (see :func:`recsys.tracking.promote_champion`).
+    ranking
+        The model's ranking stage: its weights and choice are shown, and the
+        examples are ranked by it as the model answers.
 
     Returns
     -------
@@ -491,7 +514,9 @@ def log_training_report(
         train_seconds=train_seconds,
         epochs=vectors.epochs,
         default_relation=vectors.default_relation,
-        examples=examples(vectors, prepared.metadata, example_items(vectors, prepared.metadata), k=EXAMPLE_K),
+        examples=examples(vectors, prepared.metadata, example_items(vectors, prepared.metadata), k=EXAMPLE_K,
+                          ranking=ranking),
+        ranking=_ranking_table(ranking),
         example_k=EXAMPLE_K,
         relations=_relations(vectors),
         label_columns=_label_columns(prepared.metadata),

@@ -12,6 +12,7 @@ import pytest
 
 from recsys.config import Item2VecConfig
 from recsys.item2vec import ItemVectors
+from recsys.ranking import SIGNALS
 from recsys.recommender import Recommender
 from recsys.run_report import REPORT_ARTIFACT, _config_sections, example_items, examples, render
 from recsys.tuning import SweepResult
@@ -95,7 +96,7 @@ def test_report_examples_are_what_the_model_recommends_with_titles(sweep_result:
     final = sweep_result.final
     html, _ = _report(final.run_id, tmp_path)
     metadata = final.data.metadata
-    recommender = Recommender(final.vectors, metadata)
+    recommender = Recommender(final.vectors, metadata, ranking=final.ranking)  # as the model answers
     chosen = example_items(final.vectors, metadata)
     assert [kind for kind, _ in chosen] == ["popular"] * 3 + ["rare"] * 3
     title_of = dict(zip(metadata["item_id"].to_list(), metadata["title"].to_list()))
@@ -117,6 +118,21 @@ def test_example_items_are_popular_and_rare_from_different_genres() -> None:
     # popular: i0 (a), i1 is another "a" so i2 (b) and i3 (c) come first; rare: from the tail, two genres
     assert chosen == [("popular", "i0"), ("popular", "i2"), ("popular", "i3"), ("rare", "i11"), ("rare", "i9")]
     assert example_items(vectors, None, n_popular=2, n_rare=1) == [("popular", "i0"), ("popular", "i1"), ("rare", "i11")]
+
+
+def test_training_report_shows_the_ranking_stage(sweep_result: SweepResult, tmp_path: Path) -> None:
+    final = sweep_result.final
+    assert final.ranking is not None
+    html, parsed = _report(final.run_id, tmp_path)
+    assert 'id="ranking"' in html
+    rows = {row[0]: row[1:] for row in parsed.tables["ranking-weights"]}
+    assert set(rows) == set(SIGNALS)
+    for column, (kind, blend) in enumerate(final.ranking.blends.items()):
+        for signal, weight in blend.by_signal.items():
+            assert rows[signal][column] == f"{weight:.3f}", (kind, signal)
+    for kind in ("item", "session"):
+        chosen = "the blend" if final.ranking.default(kind) == "ranker" else "the vectors alone"
+        assert f"<strong>{kind} queries</strong>: {chosen}" in html
 
 
 def test_report_escapes_metadata() -> None:
@@ -141,7 +157,7 @@ def _minimal_context(shown: list) -> dict:
         counts={"items": 3}, lengths={}, popularity={}, rows=[row], best={}, verdict="v", champion="c",
         train_seconds=1.0, epochs=[], default_relation="similar", examples=shown, example_k=2,
         relations=["similar"], label_columns=["title"], relation_titles={}, config_sections=[], tags=[],
-        figures={}, other_figures=[],
+        figures={}, other_figures=[], ranking=None,
     )
 
 
