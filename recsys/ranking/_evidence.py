@@ -24,9 +24,11 @@ import scipy.sparse as sp
 from recsys._atomic import staged_directory
 from recsys.errors import ModelLoadError
 
-__all__ = ["Evidence", "log_plays"]
+__all__ = ["Evidence", "EVIDENCE_FILES", "log_plays"]
 
 _FORMAT_VERSION = 1
+EVIDENCE_FILES = ("evidence.json", "indptr.npy", "indices.npy", "weights.npy", "totals.npy", "plays.npy")
+"""The files :meth:`Evidence.write` writes."""
 
 
 def log_plays(counts: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ import numpy as np
 from recsys._atomic import staged_directory
 from recsys.errors import ModelLoadError
 from recsys.manifest import verify_manifest, write_manifest
-from recsys.ranking._evidence import Evidence
+from recsys.ranking._evidence import EVIDENCE_FILES, Evidence
 from recsys.ranking._ranker import Blend, Ranker, Search
 
 __all__ = ["Rank", "RANKS", "QueryKind", "Ranking"]
@@ -37,7 +37,7 @@ QueryKind = Literal["item", "session"]
 """Item queries and session queries have blends of their own."""
 
 _FORMAT_VERSION = 1
-_FILES = ("ranking.json", "evidence.json", "indptr.npy", "indices.npy", "weights.npy", "totals.npy", "plays.npy")
+_FILES = ("ranking.json", *EVIDENCE_FILES)
 
 
 @dataclass(frozen=True, eq=False)
