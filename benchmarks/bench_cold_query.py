@@ -28,11 +28,13 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import commit, percentiles_ms, write_results  # noqa: E402
 
-from recsys import Recommender  # noqa: E402
+from recsys import (
+    Recommender,  # noqa: E402
+    train,  # noqa: E402
+)
 from recsys.coldstart import ColdStart, MetadataMapper  # noqa: E402
 from recsys.config import load_pipeline_config  # noqa: E402
 from recsys.data.load import load_training_data  # noqa: E402
-from recsys.item2vec import train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

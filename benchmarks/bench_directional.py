@@ -21,10 +21,10 @@ from pathlib import Path
 import polars as pl
 from _common import write_results
 
+from recsys import train
 from recsys.config import Item2VecConfig
 from recsys.data.readers import read_playlists
 from recsys.data.synthetic import SynthConfig, generate_playlists
-from recsys.item2vec import train
 
 ROOT = Path(__file__).resolve().parents[1]
 YES = ROOT.parent / "shared" / "data" / "yes_playlists" / "playlist_test_1000.txt"

@@ -39,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 from _common import write_results  # noqa: E402
+
+from recsys import train  # noqa: E402
 from recsys.config import Item2VecConfig, load_pipeline_config  # noqa: E402
 from recsys.data.load import PreparedData, load_training_data  # noqa: E402
 from recsys.data.synthetic import write_playlists  # noqa: E402
@@ -46,7 +48,6 @@ from recsys.data.synthetic_events import EventsSynthConfig, write_events  # noqa
 from recsys.evaluation.cases import build_cases  # noqa: E402
 from recsys.evaluation.methods import Item2VecMethod  # noqa: E402
 from recsys.evaluation.protocol import evaluate_methods  # noqa: E402
-from recsys.item2vec import train  # noqa: E402
 
 _RECIPE = """
 import json, sys, time

@@ -18,10 +18,9 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from _common import ROOT, commit, dataset_arguments, write_section
-
 import numpy as np
 import polars as pl
+from _common import ROOT, commit, dataset_arguments, write_section
 
 from recsys.config import PipelineConfig, load_pipeline_config
 from recsys.data.load import load_training_data
@@ -29,6 +28,7 @@ from recsys.data.synthetic import SynthConfig, generate_playlists, planted_next_
 from recsys.evaluation.cold_start import SUBSETS, ColdStartReport, cold_items, evaluate_cold_start
 from recsys.evaluation.methods import Method, ScoreTable
 from recsys.evaluation.metrics import bootstrap_difference
+from recsys.selection import resolved_config
 
 CONFIGS = ROOT / "pipelines" / "configs"
 DATASETS = ("synthetic", "yes", "ml-100k")
@@ -167,7 +167,7 @@ def main() -> None:
         assert prepared.metadata is not None
         reports.append(evaluate_cold_start(config, prepared.train, prepared.test, prepared.metadata,
                                            references=_references(config, prepared.train, prepared.metadata),
-                                           say=lambda message: print(f"  {message}", file=sys.stderr)))
+                                           resolve=resolved_config, say=lambda message: print(f"  {message}", file=sys.stderr)))
     config = load_pipeline_config(CONFIGS / "synthetic.toml", overrides=args.overrides)
     command = "python benchmarks/cold_start.py" + "".join(f" --set {o}" for o in args.overrides)
     text = PREAMBLE.format(

@@ -2,7 +2,7 @@
 
     python benchmarks/quality.py [--datasets synthetic yes rsc15 ml-100k] [--out docs/quality.md] [--set KEY=VALUE ...]
 
-Runs ``recsys evaluate`` (:func:`recsys.evaluation.report.run_evaluation`)
+Runs ``recsys evaluate`` (:func:`recsys.evaluate.run_evaluation`)
 with ``pipelines/configs/<dataset>.toml`` for the shipped synthetic data and
 each real dataset in ``../shared/data``, skipping those whose files are
 absent; logs every method as an MLflow run in the dataset's experiment; and
@@ -21,7 +21,7 @@ from pathlib import Path
 from _common import ROOT, commit, dataset_arguments, write_section
 
 from recsys.config import PipelineConfig, load_pipeline_config
-from recsys.evaluation.report import EvaluationReport, run_evaluation
+from recsys.evaluate import EvaluationReport, run_evaluation
 
 CONFIGS = ROOT / "pipelines" / "configs"
 DATASETS = ("synthetic", "yes", "rsc15", "ml-100k")

@@ -16,13 +16,13 @@ import time
 import warnings
 from pathlib import Path
 
+from recsys import train
 from recsys.config import Item2VecConfig, load_pipeline_config
 from recsys.data.load import load_training_data
 from recsys.data.split import next_item_pairs
 from recsys.evaluation.cases import train_validation_split
 from recsys.evaluation.methods import Item2VecMethod
 from recsys.evaluation.protocol import evaluate_method
-from recsys.item2vec import train
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = {"ns_exponent": 0.75, "workers": 1}

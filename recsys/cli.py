@@ -427,7 +427,7 @@ def add_items_command(model_uri: str, metadata_path: Path, metadata_format: str,
     The items can then be queried and recommended (flagged cold); the run is
     linked to the model's training run. The last line printed is run_id=<MLflow run id>.
     """
-    from recsys.coldstart.release import add_items
+    from recsys.add_items import add_items
 
     result = add_items(model_uri, metadata_path, metadata_format=metadata_format,  # type: ignore[arg-type]
                        id_column=metadata_id_column, registered_model=registered_model, aliases=aliases)
@@ -532,7 +532,7 @@ def evaluate(config_path: Path, overrides: tuple[str, ...], out_path: Path | Non
     """
     from recsys.config import load_pipeline_config
     from recsys.errors import ConfigError
-    from recsys.evaluation.report import run_evaluation
+    from recsys.evaluate import run_evaluation
 
     config = load_pipeline_config(config_path, overrides=list(overrides))
     if k not in config.evaluation.ks:

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recsys.errors import RecsysError
+from recsys.model_store import artifact_root, default_tracking_uri
 from recsys.store import check_store
-from recsys.tracking import artifact_root, default_tracking_uri
 
 __all__ = ["start_ui", "stop_ui", "wait_until_up", "landing_url", "run_ui"]
 
@@ -42,7 +42,7 @@ def start_ui(*, host: str = "127.0.0.1", port: int = 5000, tracking_uri: str | N
     port
         TCP port.
     tracking_uri
-        Backend store (default: :func:`recsys.tracking.default_tracking_uri`).
+        Backend store (default: :func:`recsys.model_store.default_tracking_uri`).
     """
     uri = tracking_uri or default_tracking_uri()
     check_store(uri)  # a store that cannot be opened is one line here, not the server's traceback

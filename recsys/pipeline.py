@@ -12,51 +12,30 @@ import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
 import polars as pl
 
-from recsys.config import PipelineConfig
+from recsys import run_report, tracking
 from recsys.coldstart import ColdStart, MetadataMapper
+from recsys.config import PipelineConfig
 from recsys.data.load import PreparedData, load_training_data
 from recsys.errors import CollapseWarning, DataError
 from recsys.evaluation.baselines import make_baseline
-from recsys.evaluation.methods import Item2VecMethod, Method, RankedMethod
 from recsys.evaluation.cases import build_cases
+from recsys.evaluation.methods import Item2VecMethod, Method, RankedMethod
 from recsys.evaluation.protocol import MethodResult, evaluate_methods, item_popularity
 from recsys.item2vec import EpochReport, ItemVectors, corpus_mode, effective_workers, train
-from recsys.progress import Progress, Task
-from recsys.resources import StageRecord, StageTimer
-from recsys.ranking import Ranking
-from recsys.selection import Candidate, Selection, check_collapse, choose_config, fit_ranking_stage, why_no_ranking
-from recsys import run_report, tracking
-from recsys.store import tracked_run
 from recsys.plots import metric_at_k_figure
+from recsys.progress import Progress, Task
+from recsys.ranking import Ranking
+from recsys.resources import StageTimer
+from recsys.results import TrainingResult
+from recsys.selection import Candidate, Selection, check_collapse, choose_config, fit_ranking_stage, why_no_ranking
+from recsys.store import tracked_run
 
 __all__ = ["PreparedData", "TrainingResult", "run_training"]
-
-
-@dataclass(frozen=True)
-class TrainingResult:
-    """What a training run produced."""
-
-    run_id: str
-    vectors: ItemVectors
-    results: list[MethodResult]
-    """item2vec's rankings first (the model's default first: its metrics are the run's headline), then the baselines."""
-    model_uri: str | None
-    promoted: bool
-    """Whether the registered version became the ``champion``."""
-    champion_value: float | None
-    """The previous champion's headline metric on the same test split, if any."""
-    train_seconds: float
-    data: PreparedData
-    stages: tuple[StageRecord, ...] = ()
-    """Wall time and peak memory of each stage of the run."""
-    ranking: Ranking | None = None
-    """The model's ranking stage, if it has one."""
 
 
 def run_training(

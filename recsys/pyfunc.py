@@ -14,14 +14,10 @@ from typing import Any
 import mlflow.pyfunc
 import pandas as pd
 
-__all__ = ["Item2VecPyfunc", "VECTORS_ARTIFACT", "METADATA_ARTIFACT", "COLD_START_ARTIFACT", "RANKING_ARTIFACT"]
+from recsys.model_store import COLD_START_ARTIFACT, METADATA_ARTIFACT, RANKING_ARTIFACT, VECTORS_ARTIFACT
+from recsys.recommender import Recommender
 
-VECTORS_ARTIFACT = "item_vectors"
-METADATA_ARTIFACT = "metadata"
-COLD_START_ARTIFACT = "cold_start"
-"""The metadata mapper and cold items (:class:`recsys.coldstart.ColdStart`), when the model has them."""
-RANKING_ARTIFACT = "ranking"
-"""The ranking stage (:class:`recsys.ranking.Ranking`), when the model has one."""
+__all__ = ["Item2VecPyfunc", "VECTORS_ARTIFACT", "METADATA_ARTIFACT", "COLD_START_ARTIFACT", "RANKING_ARTIFACT"]
 
 
 class Item2VecPyfunc(mlflow.pyfunc.PythonModel):
@@ -37,8 +33,6 @@ class Item2VecPyfunc(mlflow.pyfunc.PythonModel):
     """
 
     def load_context(self, context: Any) -> None:
-        from recsys.recommender import Recommender
-
         metadata = context.artifacts.get(METADATA_ARTIFACT)
         cold_start = context.artifacts.get(COLD_START_ARTIFACT)
         ranking = context.artifacts.get(RANKING_ARTIFACT)

@@ -1,47 +1,58 @@
-"""MLflow tracking: where runs go, what they log, and how models come back.
+"""MLflow tracking: what runs log, the model they log, and the champion alias.
 
 The default store is SQLite at ``mlruns/mlflow.db`` with artifacts under
 ``mlruns/artifacts``, relative to the working directory;
-``MLFLOW_TRACKING_URI`` overrides it.
+``MLFLOW_TRACKING_URI`` overrides it. Where models are found again
+(:func:`local_model_dir`, the store's URI, the artifact names) is
+:mod:`recsys.model_store`, re-exported here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 import re
-import shutil
 import subprocess
 import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import mlflow
+import mlflow.pyfunc  # imported here, not first inside a quiet block (its import sets up logging)
 import pandas as pd
 import polars as pl
 from mlflow.models import ModelSignature
-from mlflow.tracking._tracking_service.utils import is_tracking_uri_set
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
+from recsys.coldstart import ColdStart
 from recsys.config import Item2VecConfig, PipelineConfig
 from recsys.data.digest import file_digest
 from recsys.data.prepare import PreparedSequences
-from recsys.errors import ModelLoadError, RecsysWarning, TrackingStoreError, first_line
+from recsys.errors import RecsysWarning, TrackingStoreError
 from recsys.evaluation.protocol import MethodResult
 from recsys.index import AnnReport
 from recsys.item2vec import EpochReport, ItemVectors
-from recsys.pyfunc import COLD_START_ARTIFACT, METADATA_ARTIFACT, RANKING_ARTIFACT, VECTORS_ARTIFACT
-from recsys.quiet import quiet_mlflow
-from recsys.store import check_store, sqlite_path, store_errors, store_lock
-
-if TYPE_CHECKING:
-    from recsys.coldstart import ColdStart
-    from recsys.ranking import Ranking
-    from recsys.selection import Selection
+from recsys.model_store import (
+    ARTIFACT_ROOT_ENV,
+    COLD_START_ARTIFACT,
+    METADATA_ARTIFACT,
+    MODEL_NAME,
+    RANKING_ARTIFACT,
+    VECTORS_ARTIFACT,
+    artifact_root,
+    default_tracking_uri,
+    latest_version,
+    local_model_dir,
+    registered_version,
+    use_tracking_uri,
+)
+from recsys.plots import loss_figure
+from recsys.ranking import Ranking
+from recsys.recommender import Recommender
+from recsys.selection import Selection
+from recsys.store import store_errors, store_lock
 
 __all__ = [
     "HEADLINE_FAMILIES",
@@ -60,6 +71,7 @@ __all__ = [
     "log_figure",
     "log_model",
     "log_ann_report",
+    "log_ann_reports",
     "log_ranking",
     "local_model_dir",
     "registered_version",
@@ -69,9 +81,6 @@ __all__ = [
     "artifact_root",
     "ARTIFACT_ROOT_ENV",
 ]
-
-MODEL_NAME = "model"
-"""Artifact name of the logged pyfunc model within a run."""
 
 HEADLINE_FAMILIES = ("hr", "ndcg", "mrr", "coverage")
 """Metric families logged bare at the headline k (``hr_at_10``...): the run's headline.
@@ -86,46 +95,6 @@ def headline_metrics(metrics: Mapping[str, float], k: int) -> dict[str, float]:
     """The headline subset of ``metrics``: ``hr_at_k``, ``ndcg_at_k``, ``mrr_at_k``, ``coverage_at_k``."""
     names = (f"{family}_at_{k}" for family in HEADLINE_FAMILIES)
     return {name: metrics[name] for name in names if name in metrics}
-
-
-def default_tracking_uri(root: Path | None = None) -> str:
-    """``$MLFLOW_TRACKING_URI`` if set, else SQLite at ``<root>/mlruns/mlflow.db``."""
-    env = os.environ.get("MLFLOW_TRACKING_URI")
-    if env:
-        return env
-    store = (root or Path.cwd()).resolve() / "mlruns"
-    store.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{store / 'mlflow.db'}"
-
-
-def use_tracking_uri(uri: str | None = None) -> str:
-    """Point MLflow at ``uri`` (default: :func:`default_tracking_uri`), check the store and return it.
-
-    Raises
-    ------
-    TrackingStoreError
-        If the store cannot be created, read or reached (see :func:`recsys.store.check_store`).
-    """
-    uri = uri or default_tracking_uri()
-    check_store(uri)
-    mlflow.set_tracking_uri(uri)
-    return uri
-
-
-ARTIFACT_ROOT_ENV = "RECSYS_ARTIFACT_ROOT"
-"""Environment variable naming where new experiments keep their artifacts: a
-location every machine of a team reaches (``s3://bucket/mlflow``, or a shared
-directory), needed with a database server such as PostgreSQL."""
-
-
-def artifact_root(tracking_uri: str) -> str | None:
-    """Where new experiments keep artifacts: ``$RECSYS_ARTIFACT_ROOT`` if set, else
-    beside a local SQLite store (``mlruns/artifacts``), else MLflow's default."""
-    configured = os.environ.get(ARTIFACT_ROOT_ENV)
-    if configured:
-        return configured if re.match(r"^[A-Za-z][\w+.-]*:", configured) else Path(configured).resolve().as_uri()
-    database = sqlite_path(tracking_uri)
-    return None if database is None else (database.parent / "artifacts").resolve().as_uri()
 
 
 def experiment_id(name: str) -> str:
@@ -377,7 +346,7 @@ def log_selection(selection: Selection, *, metric: str) -> None:
     mlflow.set_tags(tags)
 
 
-def log_ranking(ranking: "Ranking") -> None:
+def log_ranking(ranking: Ranking) -> None:
     """Log the ranking stage to the active run.
 
     Metrics under ``ranking/``: each kind of query's fitted weights
@@ -423,7 +392,6 @@ def log_epochs(reports: Iterable[EpochReport]) -> None:
     With several workers there is no loss (NaN, see :class:`EpochReport`):
     only time and throughput are logged, and no plot.
     """
-    from recsys.plots import loss_figure
 
     reports = list(reports)
     for report in reports:
@@ -440,8 +408,8 @@ def log_ann_report(report: AnnReport, *, prefix: str = "ann") -> bool:
 
     Metrics (with the default prefix): ``ann.recall_at_10``, ``ann.ef_search``,
     ``ann.m``, ``ann.ef_construction``, ``ann.sample_size`` and
-    ``ann.build_seconds``. The recommender logs the ``"similar"`` index under
-    ``ann`` and the ``"next"`` index under ``ann.next``.
+    ``ann.build_seconds``. :func:`log_ann_reports` logs the ``"similar"``
+    index under ``ann`` and the ``"next"`` index under ``ann.next``.
 
     Returns
     -------
@@ -461,6 +429,14 @@ def log_ann_report(report: AnnReport, *, prefix: str = "ann") -> bool:
         }
     )
     return True
+
+
+def log_ann_reports(recommender: Recommender) -> None:
+    """Log the report of every HNSW index ``recommender`` built (not loaded from its store) to the active run."""
+    for relation, report in recommender.ann_reports.items():
+        preparation = recommender.preparations.get(relation)
+        if preparation is not None and preparation.source == "built":
+            log_ann_report(report, prefix="ann" if relation == "similar" else "ann.next")
 
 
 def _signature() -> ModelSignature:
@@ -485,8 +461,8 @@ def log_model(
     *,
     metadata: pl.DataFrame | None = None,
     registered_model: str | None = None,
-    cold_start: "ColdStart | None" = None,
-    ranking: "Ranking | None" = None,
+    cold_start: ColdStart | None = None,
+    ranking: Ranking | None = None,
 ) -> str:
     """Log vectors, metadata and the pyfunc model to the active run; optionally register it.
 
@@ -506,17 +482,15 @@ def log_model(
     str
         The model URI (``runs:/<run id>/model``).
     """
-    import recsys
-
-    package_dir = Path(recsys.__file__).resolve().parent
+    package_dir = Path(__file__).resolve().parent
     with tempfile.TemporaryDirectory() as staging:
         artifacts = {VECTORS_ARTIFACT: str(vectors.save(Path(staging) / VECTORS_ARTIFACT))}
         if ranking is not None:
             artifacts[RANKING_ARTIFACT] = str(ranking.save(Path(staging) / RANKING_ARTIFACT))
         if registered_model and (cold_start is None or len(cold_start) == 0):
-            from recsys.recommender import Recommender
-
-            Recommender.from_directory(artifacts[VECTORS_ARTIFACT], ranking_dir=artifacts.get(RANKING_ARTIFACT)).prepare()
+            prepared = Recommender.from_directory(artifacts[VECTORS_ARTIFACT],
+                                                  ranking_dir=artifacts.get(RANKING_ARTIFACT)).prepare()
+            log_ann_reports(prepared)
         if metadata is not None:
             meta_path = Path(staging) / f"{METADATA_ARTIFACT}.parquet"
             metadata.write_parquet(meta_path)
@@ -578,11 +552,6 @@ def promote_champion(
         return _promote(client, registered_model, version, client.get_run(run_id), metric=metric, alias=alias)
 
 
-def latest_version(versions: list[Any]) -> Any:
-    """The newest of some registered model versions (the highest version number)."""
-    return max(versions, key=lambda v: int(v.version))
-
-
 def _promote(
     client: mlflow.MlflowClient, registered_model: str, version: Any, run: Any, *, metric: str, alias: str
 ) -> tuple[bool, float | None]:
@@ -623,88 +592,3 @@ def _champion_run(client: mlflow.MlflowClient, version: Any, alias: str) -> Any 
         )
         return None
     return champion_run
-
-
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-def registered_version(uri: str) -> Any:
-    """The registry version (an MLflow ``ModelVersion``) a ``models:/`` URI points at now.
-
-    ``models:/name@alias``, ``models:/name/<number>`` and ``models:/name/latest``
-    (or ``models:/name``: the highest version).
-    """
-    client = mlflow.MlflowClient()
-    name, _, ref = uri[len("models:/") :].partition("@")
-    if ref:
-        return client.get_model_version_by_alias(name, ref)
-    name, _, number = uri[len("models:/") :].partition("/")
-    if number in ("", "latest"):
-        versions = client.search_model_versions(f"name='{name}'")
-        if not versions:
-            raise ModelLoadError(f"{uri}: registered model {name!r} has no versions")
-        return latest_version(versions)
-    return client.get_model_version(name, number)
-
-
-def _cache_key(uri: str) -> str:
-    """A key that changes whenever ``uri`` points at other model files.
-
-    ``models:/name@alias`` and ``models:/name/latest`` move, so they are
-    resolved to the model version they point at now.
-    """
-    if uri.startswith("models:/"):
-        version = registered_version(uri)
-        uri = f"{version.name}/{version.version}/{version.source}"
-    return hashlib.sha256(f"{mlflow.get_tracking_uri()}|{uri}".encode()).hexdigest()[:24]
-
-
-def local_model_dir(uri: str) -> Path:
-    """Resolve a model location to a local directory, downloading from MLflow if needed.
-
-    Downloads are cached (under the system temporary directory) by the model
-    version they resolve to, so repeated loads of the same model are cheap.
-
-    Parameters
-    ----------
-    uri
-        A local directory, a run id, ``runs:/...`` or ``models:/...``.
-
-    Raises
-    ------
-    ModelLoadError
-        If the location does not exist or MLflow cannot resolve it.
-    """
-    path = Path(uri)
-    if path.is_dir():
-        return path
-    if _RUN_ID.match(uri):
-        uri = f"runs:/{uri}/{MODEL_NAME}"
-    if not uri.startswith(("runs:/", "models:/")):
-        raise ModelLoadError(
-            f"{uri}: no such model directory; pass a directory, a run id, runs:/<id>/model "
-            "or models:/<name>@<alias>"
-        )
-    if not is_tracking_uri_set():
-        use_tracking_uri()
-    else:
-        check_store(mlflow.get_tracking_uri())
-    try:
-        cache = Path(tempfile.gettempdir()) / "recsys-models" / _cache_key(uri)
-        if cache.is_dir():
-            return cache
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".download-", dir=cache.parent))
-        try:
-            with quiet_mlflow():
-                downloaded = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(staging))
-            os.replace(downloaded, cache)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return cache
-    except ModelLoadError:
-        raise
-    except Exception as error:  # MLflow raises several unrelated types here
-        raise ModelLoadError(
-            f"{uri}: cannot load model from {mlflow.get_tracking_uri()}: {first_line(error)}"
-        ) from None

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from _net import free_port, wait_for_health
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -98,9 +97,9 @@ def test_bad_input_is_one_line_and_exit_2(
 
 
 def test_recommend_unknown_item_exit_2(workdir: Path, mlflow_store: str, tmp_path: Path) -> None:
-    from recsys.data.synthetic import two_cluster_corpus
+    from recsys import train
     from recsys.config import Item2VecConfig
-    from recsys.item2vec import train
+    from recsys.data.synthetic import two_cluster_corpus
 
     train(two_cluster_corpus(n_sequences=40), Item2VecConfig(epochs=1, vector_size=8)).save(tmp_path / "m")
     result = _recsys("recommend", "zzz", "--model", str(tmp_path / "m"), cwd=tmp_path, store=mlflow_store)
@@ -111,9 +110,9 @@ def test_recommend_unknown_item_exit_2(workdir: Path, mlflow_store: str, tmp_pat
 
 
 def _small_model(directory: Path) -> Path:
+    from recsys import train
     from recsys.config import Item2VecConfig
     from recsys.data.synthetic import two_cluster_corpus
-    from recsys.item2vec import train
 
     return train(two_cluster_corpus(n_sequences=40), Item2VecConfig(epochs=1, vector_size=8)).save(directory / "m")
 

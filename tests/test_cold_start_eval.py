@@ -12,9 +12,10 @@ from recsys.config import load_pipeline_config
 from recsys.data.split import random_split
 from recsys.data.synthetic import SynthConfig, generate_playlists, planted_next_counts
 from recsys.errors import ConfigError, DataError
+from recsys.evaluate import run_evaluation
 from recsys.evaluation.cold_start import SUBSETS, ColdStartReport, evaluate_cold_start
 from recsys.evaluation.methods import ScoreTable
-from recsys.evaluation.report import run_evaluation
+from recsys.selection import resolved_config
 
 OPTIONS = ["epochs=8", "vector_size=16", "workers=1", "evaluation.bootstrap_resamples=50", "evaluation.ks=[10]"]
 METHODS = ["popular", "metadata-knn", "coldstart-similar", "coldstart-next", "warm-similar", "warm-next", "limit"]
@@ -26,7 +27,7 @@ def report() -> ColdStartReport:
     train, test = random_split(sequences, test_fraction=0.2, seed=1)
     config = load_pipeline_config(base={"data": {"name": "cold-eval", "path": "unused.txt"}}, overrides=OPTIONS)
     limit = ScoreTable("limit", *planted_next_counts(SynthConfig(n_playlists=800), n_playlists=20_000))
-    return evaluate_cold_start(config, train, test, metadata, references=[limit])
+    return evaluate_cold_start(config, train, test, metadata, references=[limit], resolve=resolved_config)
 
 
 def test_every_method_answers_the_same_cases(report: ColdStartReport) -> None:

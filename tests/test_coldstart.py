@@ -9,12 +9,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from recsys import Recommender
+from recsys import Recommender, train
 from recsys.coldstart import ColdStart, MetadataFeatures, MetadataMapper, choose_roles
 from recsys.config import ColdStartConfig, Item2VecConfig
 from recsys.data.synthetic import two_cluster_corpus
 from recsys.errors import ConfigError, DataError, UnknownItemError
-from recsys.item2vec import ItemVectors, train
+from recsys.item2vec import ItemVectors
 
 FAST = Item2VecConfig(vector_size=16, epochs=10, workers=1)
 

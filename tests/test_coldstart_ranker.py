@@ -11,12 +11,12 @@ import pytest
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-from recsys import Recommender
+from recsys import Recommender, train
 from recsys.coldstart import ColdStart, MapperReport, MetadataMapper, SpaceFit
 from recsys.coldstart.ranker import ColdQueryRanker, log_plays, transitions_from
 from recsys.config import ColdStartConfig, Item2VecConfig
 from recsys.data.synthetic import two_cluster_corpus
-from recsys.item2vec import ItemVectors, train
+from recsys.item2vec import ItemVectors
 
 FAST = Item2VecConfig(vector_size=16, epochs=10, workers=1)
 

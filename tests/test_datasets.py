@@ -10,7 +10,8 @@ import pytest
 from recsys.config import load_pipeline_config
 from recsys.data.datasets import MOVIELENS_GENRES, read_movielens_items, read_yes_metadata
 from recsys.data.load import load_training_data
-from recsys.data.readers import read_events, read_metadata
+from recsys.data.datasets import read_metadata
+from recsys.data.readers import read_events
 from recsys.errors import ConfigError, DataError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

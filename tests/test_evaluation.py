@@ -13,6 +13,7 @@ from recsys.data.synthetic import two_cluster_corpus
 from recsys.evaluation.baselines import CooccurrenceBaseline, PopularBaseline
 from recsys.evaluation.methods import Item2VecMethod
 from recsys.evaluation.protocol import evaluate_method, evaluate_methods
+from recsys.selection import resolved_config
 
 
 def _sequences(*rows: list[str]) -> pl.DataFrame:
@@ -64,7 +65,7 @@ def test_methods_see_the_same_pairs_and_structure_beats_popularity() -> None:
     train, test = random_split(corpus, test_fraction=0.2, seed=1)
     pairs = next_item_pairs(test)
     methods = [
-        Item2VecMethod(Item2VecConfig(vector_size=16, epochs=5)).fit(train),
+        Item2VecMethod(resolved_config(Item2VecConfig(vector_size=16, epochs=5), train)).fit(train),
         PopularBaseline().fit(train),
         CooccurrenceBaseline().fit(train),
     ]

@@ -6,10 +6,12 @@ import numpy as np
 import polars as pl
 import pytest
 
+from recsys import train
 from recsys.config import Item2VecConfig
 from recsys.data.synthetic import two_cluster_corpus
-from recsys.errors import DataError, ModelLoadError
-from recsys.item2vec import ItemVectors, train
+from recsys.errors import ConfigError, DataError, ModelLoadError
+from recsys.item2vec import ItemVectors
+from recsys.item2vec import train as train_exactly
 from recsys.recommender import Recommender
 
 FAST = Item2VecConfig(vector_size=32, epochs=10, workers=1)
@@ -98,3 +100,14 @@ def test_load_refuses_missing_or_corrupt(tmp_path) -> None:
 def test_min_count_too_high_is_a_data_error() -> None:
     with pytest.raises(DataError, match="min_count=1000"):
         train(two_cluster_corpus(n_sequences=10), FAST.model_copy(update={"min_count": 1000}))
+
+
+def test_the_trainer_trains_only_a_resolved_configuration() -> None:
+    """recsys.item2vec.train trains exactly what it is given; recsys.train sets the unset options from the data."""
+    corpus = two_cluster_corpus(n_sequences=60)
+    with pytest.raises(ConfigError, match=r"item2vec option\(s\) context, epochs, alpha, sample unset"):
+        train_exactly(corpus, Item2VecConfig(vector_size=8))
+    resolved = train(corpus, Item2VecConfig(vector_size=8, epochs=2, workers=1)).config
+    assert all(getattr(resolved, name) is not None for name in ("context", "epochs", "alpha", "sample", "relation"))
+    again = train_exactly(corpus, resolved)
+    assert again.config == resolved and again.item_ids

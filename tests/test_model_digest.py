@@ -12,10 +12,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from recsys import ModelLoadError, Recommender
+from recsys import ModelLoadError, Recommender, train
 from recsys.config import Item2VecConfig
 from recsys.data.synthetic import two_cluster_corpus
-from recsys.item2vec import ItemVectors, train
+from recsys.item2vec import ItemVectors
 from recsys.manifest import MANIFEST
 
 

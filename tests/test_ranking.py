@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from recsys import train
 from recsys.config import Item2VecConfig, RankingConfig, SelectionConfig
 from recsys.data._schema import SEQUENCES_SCHEMA
 from recsys.data.synthetic import two_cluster_corpus
@@ -16,9 +17,17 @@ from recsys.evaluation.cases import build_cases
 from recsys.evaluation.methods import Item2VecMethod, RankedMethod
 from recsys.evaluation.protocol import evaluate_methods
 from recsys.index import ExactIndex
-from recsys.item2vec import ItemVectors, train
+from recsys.item2vec import ItemVectors
 from recsys.ranking import (
-    SIGNALS, VECTORS_ONLY, Blend, Evidence, Ranker, Ranking, context_signals, fit_logit, log_likelihood,
+    SIGNALS,
+    VECTORS_ONLY,
+    Blend,
+    Evidence,
+    Ranker,
+    Ranking,
+    context_signals,
+    fit_logit,
+    log_likelihood,
 )
 from recsys.selection import fit_ranking, validation_split
 

@@ -11,9 +11,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from recsys.data._schema import SEQUENCES_SCHEMA
+from recsys.data.datasets import read_metadata
 from recsys.data.readers import (
     read_events,
-    read_metadata,
     read_metadata_csv,
     read_mpd,
     read_playlists,

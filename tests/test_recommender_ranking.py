@@ -12,16 +12,16 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from test_serving import running
 
-from recsys import Recommender
+from recsys import Recommender, train
 from recsys.config import Item2VecConfig, RankingConfig, SelectionConfig
 from recsys.data._schema import SEQUENCES_SCHEMA
 from recsys.errors import ConfigError
-from recsys.item2vec import ItemVectors, train
+from recsys.item2vec import ItemVectors
 from recsys.ranking import Blend, Ranking
 from recsys.selection import fit_ranking, validation_split
 from recsys.serving import create_app
-from test_serving import running
 
 CONFIG = Item2VecConfig(vector_size=16, epochs=8, workers=1, relation="next", context="symmetric")
 

@@ -6,10 +6,11 @@ import numpy as np
 import polars as pl
 import pytest
 
+from recsys import train
 from recsys.config import Item2VecConfig
 from recsys.data._schema import SEQUENCES_SCHEMA
 from recsys.evaluation.methods import Item2VecMethod, recency_weights
-from recsys.item2vec import ItemVectors, train
+from recsys.item2vec import ItemVectors
 
 CONFIG = Item2VecConfig(vector_size=32, epochs=15, window=2)
 

@@ -12,8 +12,8 @@ import pytest
 
 from recsys.config import load_pipeline_config
 from recsys.data.synthetic import SynthConfig, write_synthetic
+from recsys.evaluate import EvaluationReport, run_evaluation
 from recsys.evaluation.baselines import BASELINES
-from recsys.evaluation.report import EvaluationReport, run_evaluation
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from test_serving import running
 
+from recsys import train
 from recsys.config import Item2VecConfig
 from recsys.data.synthetic import two_cluster_corpus
 from recsys.errors import ConfigError
 from recsys.guard import MAX_BODY_BYTES, check_exposure, is_loopback
-from recsys.item2vec import train
 from recsys.serving import MAX_BATCH, MAX_ID_LENGTH, MAX_RESULTS, create_app, serve
-from test_serving import running
 
 TOKEN = "a-long-random-admin-token-for-tests"
 FUZZ_EXAMPLES = 40

@@ -14,7 +14,8 @@ from recsys.config import Item2VecConfig
 from recsys.item2vec import ItemVectors
 from recsys.ranking import SIGNALS
 from recsys.recommender import Recommender
-from recsys.run_report import REPORT_ARTIFACT, _config_sections, example_items, examples, render
+from recsys.run_report import REPORT_ARTIFACT, example_items, examples, render
+from recsys.run_report._render import config_sections, num
 from recsys.tuning import SweepResult
 
 
@@ -164,7 +165,7 @@ def _minimal_context(shown: list) -> dict:
 def test_config_sections_group_params_like_the_config() -> None:
     params = {"window": "5", "vector_size": "64", "split.seed": "42", "data.path": "p.txt",
               "selection.candidates": "4"}
-    assert _config_sections(params) == [
+    assert config_sections(params) == [
         ("item2vec", [("vector_size", "64"), ("window", "5")]),
         ("data", [("path", "p.txt")]),
         ("selection", [("candidates", "4")]),
@@ -209,6 +210,5 @@ def test_sweep_report_lists_trials_and_the_champion_decision(sweep_result: Sweep
 
 @pytest.mark.parametrize("value", [float("nan"), None])
 def test_missing_numbers_render_as_a_dash(value: float | None) -> None:
-    from recsys.run_report import _num
 
-    assert _num(value) == "—"
+    assert num(value) == "—"

@@ -11,12 +11,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from recsys import train
 from recsys.config import Item2VecConfig
 from recsys.data._schema import EVENTS_SCHEMA
 from recsys.data.sessions import sessionize
 from recsys.data.synthetic import two_cluster_corpus
 from recsys.data.synthetic_events import EventsSynthConfig, generate_events, write_events
-from recsys.item2vec import CORPUS_FILE_MIN_WORDS, corpus_mode, effective_workers, train
+from recsys.item2vec import CORPUS_FILE_MIN_WORDS, corpus_mode, effective_workers
 from recsys.recommender import Recommender
 from recsys.resources import StageTimer
 

@@ -12,7 +12,7 @@ import mlflow
 import numpy as np
 import pytest
 
-import recsys.recommender
+import recsys.recommender._spaces
 from recsys import tracking
 from recsys.config import Item2VecConfig
 from recsys.errors import ModelLoadError, StoredStructureWarning
@@ -55,7 +55,7 @@ def test_structures_are_built_once_then_loaded(tmp_path: Path, index: str) -> No
     assert second.ann_reports == first.ann_reports
     assert second.search_mode == ("table" if index == "auto" else "hnsw")
     if kind == "table":
-        assert isinstance(second._spaces["similar"].table.rows, np.memmap)  # shared, not copied
+        assert isinstance(second._search.spaces["similar"].table.rows, np.memmap)  # shared, not copied
 
 
 def test_a_changed_model_is_never_served_with_old_structures(tmp_path: Path) -> None:
@@ -99,10 +99,10 @@ def test_damaged_or_foreign_structures_are_rebuilt(tmp_path: Path, monkeypatch: 
     assert again.preparations["next"].source == "built" and again.preparations["similar"].source == "stored"
 
     Recommender.from_directory(model).prepare()
-    monkeypatch.setattr(recsys.recommender, "TABLE_DEPTH", 20)  # other settings: not this structure, no warning
+    monkeypatch.setattr(recsys.recommender._spaces, "TABLE_DEPTH", 20)  # other settings: not this structure, no warning
     shallow = Recommender.from_directory(model).prepare()
     assert {p.source for p in shallow.preparations.values()} == {"built"}
-    assert shallow._spaces["similar"].table.depth == 20
+    assert shallow._search.spaces["similar"].table.depth == 20
 
 
 def test_an_unwritable_store_still_serves(tmp_path: Path) -> None:

@@ -8,10 +8,11 @@ import numpy as np
 import polars as pl
 import pytest
 
+from recsys import train
 from recsys.config import Item2VecConfig, SelectionConfig
 from recsys.data.synthetic import SynthConfig, generate_playlists
 from recsys.data.synthetic_replay import ReplayConfig, generate_replays
-from recsys.item2vec import ADAPTIVE_OPTIONS, train
+from recsys.item2vec import ADAPTIVE_OPTIONS
 from recsys.selection import (
     Candidate,
     CorpusStats,
@@ -21,9 +22,8 @@ from recsys.selection import (
     resolve_defaults,
     validation_split,
 )
-from recsys.selection._select import FORWARD_PAIR_COST, training_cost
 from recsys.selection._defaults import BASE_ALPHA, FORWARD_AMOUNT_FACTOR, MAX_ALPHA
-from recsys.selection._select import _best
+from recsys.selection._select import FORWARD_PAIR_COST, _best, training_cost
 
 
 def _frame(rows: list[list[str]]) -> pl.DataFrame:

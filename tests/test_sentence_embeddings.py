@@ -14,17 +14,17 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from conftest import require
 
-from recsys import Recommender
+from recsys import Recommender, train
 from recsys.coldstart import ColdStart, MetadataMapper
 from recsys.coldstart.text import SentenceEncoder, text_extra_available
 from recsys.config import ColdStartConfig, Item2VecConfig
 from recsys.data.synthetic import two_cluster_corpus
 from recsys.errors import ConfigError
-from recsys.item2vec import ItemVectors, train
+from recsys.item2vec import ItemVectors
 from tests.test_coldstart import NEW, _metadata
 
-from conftest import require
 
 @pytest.fixture
 def text_extra() -> None:

@@ -17,10 +17,10 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from recsys import Recommender, tracking
+from recsys import Recommender, tracking, train
 from recsys.config import Item2VecConfig
 from recsys.data.synthetic import two_cluster_corpus
-from recsys.item2vec import ItemVectors, train
+from recsys.item2vec import ItemVectors
 from recsys.serving import create_app, serve
 
 

@@ -22,7 +22,7 @@ from polars.testing import assert_frame_equal
 
 from recsys.cli import main
 from recsys.config import DataConfig, SessionConfig
-from recsys.data import readers
+from recsys.data.readers import _events
 from recsys.data.engines import prepare_sequences
 from recsys.data.readers import read_sequences
 from recsys.data.synthetic_events import EventsSynthConfig, generate_events
@@ -123,7 +123,7 @@ def test_spark_reads_times_as_the_polars_reader_does(spark: object, unit: str) -
     from pyspark.sql.types import StringType
 
     frame = pl.DataFrame({"t": ISO_TIMES})
-    expected = frame.select(readers._parse_time("t", pl.String(), unit).alias("timestamp"))["timestamp"].to_list()
+    expected = frame.select(_events._parse_time("t", pl.String(), unit).alias("timestamp"))["timestamp"].to_list()
     texts = spark.createDataFrame([(value,) for value in ISO_TIMES], "t string")  # type: ignore[attr-defined]
     parsed = texts.select(spark_sessions._parse_time("t", StringType(), unit).alias("timestamp"))
     found = [row["timestamp"] for row in parsed.collect()]

@@ -13,15 +13,15 @@ import numpy as np
 import polars as pl
 import pytest
 
+from recsys import train
 from recsys.config import Item2VecConfig
+from recsys.data.split import next_item_pairs, random_split
 from recsys.data.synthetic import two_cluster_corpus
 from recsys.data.synthetic_replay import ReplayConfig, generate_replays
-from recsys.directional import distance_weights, keep_probabilities, negative_table
 from recsys.errors import DataError, TrainingDivergedError
 from recsys.evaluation.methods import Item2VecMethod
 from recsys.evaluation.protocol import evaluate_method
-from recsys.data.split import next_item_pairs, random_split
-from recsys.item2vec import ItemVectors, train
+from recsys.item2vec import ItemVectors, distance_weights, keep_probabilities, negative_table
 from recsys.recommender import Recommender
 
 CONTEXTS = ("symmetric", "forward")
@@ -98,13 +98,13 @@ def test_empty_input_is_refused(context: str) -> None:
 
 
 def test_vectors_that_are_not_finite_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    import recsys.directional
+    import recsys.item2vec._forward
 
     def poisoned_epoch(tokens, offsets, syn0, *args, **kwargs):  # type: ignore[no-untyped-def]
         syn0[0, 0] = np.inf
         return 0.0, 0
 
-    monkeypatch.setattr(recsys.directional, "train_epoch", poisoned_epoch)
+    monkeypatch.setattr(recsys.item2vec._forward, "train_epoch", poisoned_epoch)
     with pytest.raises(TrainingDivergedError, match="alpha=0.5"):
         train(two_cluster_corpus(n_sequences=20), _config("forward", alpha=0.5))
 

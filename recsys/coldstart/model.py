@@ -1,7 +1,7 @@
 """A model's cold start: its metadata mapper and the items it has given vectors.
 
 :class:`ColdStart` is saved beside the item vectors (the ``cold_start``
-artifact of a model, :data:`recsys.pyfunc.COLD_START_ARTIFACT`) and never changes them: the trained
+artifact of a model, :data:`recsys.model_store.COLD_START_ARTIFACT`) and never changes them: the trained
 :class:`~recsys.item2vec.ItemVectors` stay the training product, and
 :meth:`ColdStart.extend` appends the cold items' rows (with zero plays)
 when a :class:`~recsys.recommender.Recommender` is made.

@@ -4,11 +4,10 @@
 config in, training and test sequences (and metadata) out.
 """
 
-from recsys.data.datasets import read_movielens_items, read_yes_metadata
+from recsys.data.datasets import read_metadata, read_movielens_items, read_yes_metadata
 from recsys.data.load import PreparedData, load_training_data
 from recsys.data.readers import (
     read_events,
-    read_metadata,
     read_metadata_csv,
     read_mpd,
     read_playlists,

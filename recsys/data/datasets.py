@@ -7,20 +7,23 @@
 
 Both return the metadata contract (``item_id`` first, string columns) and
 raise :class:`~recsys.errors.DataError` naming the file and line of the first
-problem.
+problem. :func:`read_metadata` reads any supported metadata layout, these
+two and the generic ones of :mod:`recsys.data.readers`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 
 from recsys.data._schema import check_metadata
-from recsys.data.readers import _read_utf8, check_file, read_song_hash
+from recsys.data.readers import check_file, read_metadata_csv, read_song_hash
+from recsys.data.readers._files import read_utf8
 from recsys.errors import DataError
 
-__all__ = ["read_yes_metadata", "read_movielens_items", "MOVIELENS_GENRES"]
+__all__ = ["read_yes_metadata", "read_movielens_items", "read_metadata", "MOVIELENS_GENRES"]
 
 MOVIELENS_GENRES: tuple[str, ...] = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
@@ -41,7 +44,7 @@ def _lines(text: str) -> list[str]:
 def _read_tag_names(path: Path) -> dict[str, str]:
     """``tag_hash.txt``: one ``id, name`` per line -> {id: name}."""
     names: dict[str, str] = {}
-    for number, line in enumerate(_lines(_read_utf8(path)), start=1):
+    for number, line in enumerate(_lines(read_utf8(path)), start=1):
         if not line.strip():
             continue
         tag_id, sep, name = line.partition(",")
@@ -57,7 +60,7 @@ def _read_tag_names(path: Path) -> dict[str, str]:
 def _read_tags(path: Path, names: dict[str, str]) -> list[str | None]:
     """``tags.txt``: line i holds the tag ids of song i (``#`` for none) -> tag names joined by ', '."""
     tags: list[str | None] = []
-    for number, line in enumerate(_lines(_read_utf8(path)), start=1):
+    for number, line in enumerate(_lines(read_utf8(path)), start=1):
         ids = line.split()
         if ids in ([], ["#"]):
             tags.append(None)
@@ -187,3 +190,39 @@ def read_movielens_items(path: str | Path, *, genres: str | Path | None = None) 
     if not rows["item_id"]:
         raise DataError("empty file: no movies", path=path, fix="check the file")
     return check_metadata(pl.DataFrame(rows, schema=dict.fromkeys(rows, pl.String)), source=path)
+
+
+def read_metadata(
+    path: str | Path,
+    *,
+    format: Literal["auto", "song_hash", "csv", "yes", "movielens"] = "auto",
+    id_column: str = "item_id",
+) -> pl.DataFrame:
+    """Read item metadata in any supported layout.
+
+    Parameters
+    ----------
+    path
+        Metadata file.
+    format
+        ``song_hash`` (:func:`~recsys.data.readers.read_song_hash`), ``csv``
+        (:func:`~recsys.data.readers.read_metadata_csv`), ``yes`` (song_hash with the Last.fm tags
+        beside it, :func:`read_yes_metadata`),
+        ``movielens`` (``u.item``, :func:`read_movielens_items`),
+        or ``auto``: csv for a ``.csv`` file, song_hash otherwise.
+    id_column
+        The id column of a CSV file.
+
+    Returns
+    -------
+    polars.DataFrame
+        The metadata contract: ``item_id`` first, other columns as strings.
+    """
+    path = Path(path)
+    if format == "auto":
+        format = "csv" if path.suffix.lower() == ".csv" else "song_hash"
+    if format == "csv":
+        return read_metadata_csv(path, id_column=id_column)
+    if format in ("yes", "movielens"):
+        return read_yes_metadata(path) if format == "yes" else read_movielens_items(path)
+    return read_song_hash(path)

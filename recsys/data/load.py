@@ -16,11 +16,11 @@ import polars as pl
 
 from recsys.config import DataConfig, PipelineConfig, SplitConfig
 from recsys.data._schema import check_sequences
-from recsys.data.prepare import PreparedSequences, prepare_events
+from recsys.data.datasets import read_metadata
 from recsys.data.digest import files_digest
+from recsys.data.prepare import PreparedSequences, prepare_events
 from recsys.data.readers import (
     read_events,
-    read_metadata,
     read_mpd,
     read_playlists,
     read_sequences,

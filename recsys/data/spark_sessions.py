@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from recsys.config import DataConfig
-from recsys.data.readers import _CSV_SEPARATORS, _PARQUET_SUFFIXES
+from recsys.data.readers import CSV_SEPARATORS, PARQUET_SUFFIXES
 from recsys.errors import ConfigError, DataError, first_line
 
 if TYPE_CHECKING:
@@ -160,8 +160,8 @@ def _suffix(path: str) -> str:
 def _scan(spark: "SparkSession", path: str, data: DataConfig) -> "DataFrame":
     """The raw events file: CSV (every column a string) or Parquet, as the polars reader decides."""
     suffix = _suffix(path)
-    if data.separator is None and suffix not in _CSV_SEPARATORS:
-        if suffix and suffix not in _PARQUET_SUFFIXES:
+    if data.separator is None and suffix not in CSV_SEPARATORS:
+        if suffix and suffix not in PARQUET_SUFFIXES:
             raise DataError(
                 f"unknown events file type {suffix!r}",
                 path=path,
@@ -169,7 +169,7 @@ def _scan(spark: "SparkSession", path: str, data: DataConfig) -> "DataFrame":
                 "or set data.separator for other text files",
             )
         return spark.read.parquet(path)
-    separator = data.separator if data.separator is not None else _CSV_SEPARATORS[suffix]
+    separator = data.separator if data.separator is not None else CSV_SEPARATORS[suffix]
     frame = spark.read.csv(path, sep=separator, header=data.has_header, inferSchema=False, escape='"')
     names = data.column_names or tuple(f"column_{i + 1}" for i in range(len(frame.columns)))
     if len(names) != len(frame.columns):
@@ -246,8 +246,8 @@ def read_events_spark(spark: "SparkSession", path: str, data: DataConfig) -> tup
         id or a missing or unparseable timestamp (counted, with the first
         such event's user and value).
     """
-    from pyspark.sql import functions as F
     from pyspark.errors import AnalysisException
+    from pyspark.sql import functions as F
 
     try:
         frame = _scan(spark, path, data)

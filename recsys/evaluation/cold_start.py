@@ -44,7 +44,7 @@ from sklearn.preprocessing import normalize
 from recsys.coldstart import ColdStart, MapperReport, MetadataMapper
 from recsys.coldstart.features import choose_roles, empty_rows
 from recsys.coldstart.ranker import ColdNextScorer
-from recsys.config import PipelineConfig
+from recsys.config import Item2VecConfig, PipelineConfig
 from recsys.errors import DataError
 from recsys.evaluation.baselines import PopularBaseline
 from recsys.evaluation.cases import EvaluationCases, build_cases
@@ -240,6 +240,7 @@ def evaluate_cold_start(
     *,
     warm_vectors: ItemVectors | None = None,
     references: Sequence[Method] = (),
+    resolve: Callable[[Item2VecConfig, pl.DataFrame], Item2VecConfig] | None = None,
     say: Callable[[str], None] | None = None,
 ) -> ColdStartReport:
     """Run the cold-start protocol on one dataset's split.
@@ -259,6 +260,11 @@ def evaluate_cold_start(
         Further methods, fitted here on ``train_sequences`` and scored on the
         same cases under their own names, after the others (a known answer,
         such as a generator's own probabilities).
+    resolve
+        Sets the options ``config.item2vec`` leaves unset for the sequences
+        it is trained on (:func:`recsys.selection.resolved_config`, as
+        ``recsys evaluate`` passes it); None trains ``config.item2vec`` as it
+        is, every option set.
     say
         Called with a short description when a stage starts.
 
@@ -279,7 +285,8 @@ def evaluate_cold_start(
         pl.col("items").list.len() >= 2
     )
     say(f"training item2vec without {len(cold):,} cold items")
-    vectors = train(cold_train, config.item2vec)
+    configure = resolve or (lambda item2vec, _sequences: item2vec)
+    vectors = train(cold_train, configure(config.item2vec, cold_train))
     say("fitting the metadata mapper on the warm items")
     mapper.fit(vectors, metadata, cold_train)
     cold_metadata = pl.DataFrame({"item_id": cold}).join(metadata, on="item_id", how="left", maintain_order="left")
@@ -287,7 +294,7 @@ def evaluate_cold_start(
     with_cold = cold_start.extend(vectors)
     if warm_vectors is None:
         say("training item2vec on all training items (the upper bound)")
-        warm_vectors = train(train_sequences, config.item2vec)
+        warm_vectors = train(train_sequences, configure(config.item2vec, train_sequences))
 
     catalogue = with_cold.item_ids
     catalogue_metadata = pl.DataFrame({"item_id": list(catalogue)}).join(

@@ -5,7 +5,8 @@ A stage between the split and the final training that returns the resolved
 
 - :func:`corpus_stats` measures the training sequences (size, sparsity, sequentiality);
 - :func:`resolve_defaults` fills the options the user left unset from those
-  statistics (context, epochs, learning rate, down-sampling, relation);
+  statistics (context, epochs, learning rate, down-sampling, relation), and
+  :func:`train_adaptive` (:func:`recsys.train`) trains with them;
 - :func:`choose_config` trains a few candidates on a validation split and
   keeps the best one that passes the collapse guard (:func:`check_collapse`);
 - :func:`fit_ranking` fits the ranking stage (:mod:`recsys.ranking`) on the
@@ -26,6 +27,7 @@ from recsys.selection._select import (
     validation_split,
 )
 from recsys.selection._stats import CorpusStats, corpus_stats
+from recsys.selection._train import resolved_config, train_adaptive
 
 __all__ = [
     "MIN_SEQUENCES",
@@ -40,8 +42,10 @@ __all__ = [
     "fit_ranking_stage",
     "RankingFit",
     "resolve_defaults",
+    "resolved_config",
     "selection_score",
     "training_amount",
+    "train_adaptive",
     "training_cost",
     "validation_split",
     "why_no_ranking",

@@ -22,13 +22,12 @@ from typing import Literal
 import polars as pl
 
 from recsys.config import Item2VecConfig, Relation, SelectionConfig, SelectionMetric
-from recsys.directional import distance_weights
 from recsys.errors import TrainingDivergedError
 from recsys.evaluation.baselines import PopularBaseline
 from recsys.evaluation.cases import EvaluationCases, build_cases, train_validation_split
 from recsys.evaluation.methods import Item2VecMethod
 from recsys.evaluation.protocol import evaluate_method
-from recsys.item2vec import ItemVectors, train
+from recsys.item2vec import ItemVectors, distance_weights, train
 from recsys.selection._collapse import CollapseCheck, check_collapse
 from recsys.selection._defaults import FORWARD_AMOUNT_FACTOR, MAX_ALPHA, resolve_defaults
 from recsys.selection._stats import CorpusStats, corpus_stats

@@ -32,7 +32,7 @@ from recsys.evaluation.methods import Item2VecMethod, Method, RankedMethod
 from recsys.evaluation.metrics import bootstrap_difference
 from recsys.evaluation.protocol import MethodResult, evaluate_method, item_popularity
 from recsys.item2vec import ItemVectors
-from recsys.selection import choose_config, fit_ranking_stage, why_no_ranking
+from recsys.selection import choose_config, fit_ranking_stage, resolved_config, why_no_ranking
 from recsys.store import tracked_run
 
 __all__ = ["MethodReport", "EvaluationReport", "run_evaluation"]
@@ -305,7 +305,8 @@ def _cold_start(
     too few items have metadata."""
     say("cold-start protocol")
     try:
-        report = evaluate_cold_start(config, train, test, metadata, warm_vectors=warm_vectors, say=say)
+        report = evaluate_cold_start(config, train, test, metadata, warm_vectors=warm_vectors,
+                                     resolve=resolved_config, say=say)
     except DataError as error:
         warnings.warn(f"no cold-start protocol: {error}", stacklevel=2)
         return None

@@ -8,7 +8,7 @@ for ``d = 1 .. window`` (forward), each trained with probability
 of the pairs actually trained), with word2vec's update rule, negative sampling from a unigram table and a
 learning rate decaying linearly over the whole run.
 
-Everything here is compiled with numba; :mod:`recsys.directional` holds the
+Everything here is compiled with numba; :mod:`recsys.item2vec._forward` holds the
 Python side (vocabulary, tables, epochs, reports).
 """
 

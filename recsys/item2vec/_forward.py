@@ -7,8 +7,8 @@ before a query as high as the track after it. With ``context="forward"``,
 ``d = 1 .. window``, weighting a pair at distance ``d`` by ``1 / d**2``,
 with word2vec's negative sampling, down-sampling and linearly decaying
 learning rate. The compiled loop is in
-:mod:`recsys._sgns_kernel`; the result is the same :class:`ItemVectors`
-as gensim's path.
+:mod:`recsys.item2vec._kernel`; :func:`train_forward_vectors` returns the same
+:class:`ItemVectors` as gensim's path.
 
 Measured against gensim on the same corpus (``python
 benchmarks/bench_directional.py``) and on every regime of the robustness
@@ -19,18 +19,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
-from recsys._sgns_kernel import train_epoch
 from recsys.config import Item2VecConfig
+from recsys.errors import DataError
+from recsys.item2vec._kernel import train_epoch
+from recsys.item2vec._vectors import EpochReport, ItemVectors, check_finite
+from recsys.vocab import item_frequencies
 
-if TYPE_CHECKING:
-    from recsys.item2vec import EpochReport
-
-__all__ = ["train_forward", "distance_weights", "keep_probabilities", "negative_table"]
+__all__ = ["train_forward", "train_forward_vectors", "distance_weights", "keep_probabilities", "negative_table"]
 
 _TABLE_SLOTS_PER_ITEM = 100
 _TABLE_MIN, _TABLE_MAX = 1_000_000, 1 << 25
@@ -94,8 +93,8 @@ def train_forward(
     config: Item2VecConfig,
     *,
     workers: int,
-    on_epoch: Callable[["EpochReport"], None] | None = None,
-) -> tuple[np.ndarray, np.ndarray, list["EpochReport"]]:
+    on_epoch: Callable[[EpochReport], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[EpochReport]]:
     """Train input and output vectors on forward pairs.
 
     Parameters
@@ -118,8 +117,6 @@ def train_forward(
     reports : list of EpochReport
         One per epoch.
     """
-    from recsys.item2vec import EpochReport
-
     counts = frequencies["count"].to_numpy().astype(np.int64)
     tokens, offsets = _encode(sequences, frequencies)
     n_items, dim = counts.size, config.vector_size
@@ -149,3 +146,27 @@ def train_forward(
         if on_epoch is not None:
             on_epoch(report)
     return vectors, context, reports
+
+
+def train_forward_vectors(
+    sequences: pl.DataFrame, config: Item2VecConfig, *, workers: int,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+) -> ItemVectors:
+    """Train ``config`` (forward context, every option set) on checked sequences: :func:`train_forward`
+    over the items that reach ``min_count``, as :class:`ItemVectors`."""
+    frequencies = item_frequencies(sequences).filter(pl.col("count") >= config.min_count)
+    if frequencies.height == 0:
+        raise DataError(
+            f"no item occurs at least min_count={config.min_count} times",
+            fix="lower min_count or provide more sequences",
+        )
+    vectors, context, reports = train_forward(sequences, frequencies, config, workers=workers, on_epoch=on_epoch)
+    check_finite(vectors, config)
+    return ItemVectors(
+        item_ids=tuple(frequencies["item_id"].to_list()),
+        vectors=vectors,
+        counts=frequencies["count"].to_numpy().astype(np.int64),
+        config=config,
+        context_vectors=context,
+        epochs=tuple(reports),
+    )

@@ -19,7 +19,7 @@ import mlflow
 from mlflow.tracking._tracking_service.utils import is_tracking_uri_set
 
 from recsys import tracking
-from recsys.data.readers import read_metadata
+from recsys.data.datasets import read_metadata
 from recsys.errors import ModelLoadError
 from recsys.recommender import Recommender
 from recsys.store import store_lock, tracked_run
@@ -110,9 +110,9 @@ def add_items(
     model_uri
         The model to add to: a ``models:/`` URI, run id, ``runs:/`` URI or directory.
     metadata_path
-        Metadata of the new items, in a layout :func:`~recsys.data.readers.read_metadata` reads.
+        Metadata of the new items, in a layout :func:`~recsys.data.datasets.read_metadata` reads.
     metadata_format, id_column
-        As for :func:`~recsys.data.readers.read_metadata`.
+        As for :func:`~recsys.data.datasets.read_metadata`.
     registered_model
         Register under this name; default: the base version's name, else ``item2vec``.
     aliases
