@@ -26,6 +26,7 @@ demo: $(STAMP) data/playlists.txt data/metadata.csv
 	PYTHONHASHSEED=0 $(BIN)/recsys train --config pipelines/configs/default.toml --examples 3
 
 test: $(STAMP)
+	$(BIN)/lint-imports   # the layer contract in pyproject.toml: imports point down, no cycles
 	PYTHONHASHSEED=0 $(BIN)/python -m pytest -q
 
 test-browser: $(STAMP)
