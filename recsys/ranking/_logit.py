@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import log_softmax, softmax
+from scipy.special import log_softmax
 
 __all__ = ["fit_logit", "log_likelihood"]
 
@@ -35,7 +35,7 @@ def _loss(weights: np.ndarray, standard: np.ndarray, allowed: np.ndarray, target
     """Negative mean log-likelihood (plus the ridge) and its gradient."""
     logits = np.where(allowed, standard @ weights, -np.inf)
     log_p = log_softmax(logits, axis=1)
-    p = np.where(allowed, softmax(logits, axis=1), 0.0)
+    p = np.exp(log_p)  # 0 where a candidate is not allowed
     rows = np.arange(len(target))
     expected = np.einsum("nc,ncs->ns", p, standard)
     gradient = -(standard[rows, target] - expected).mean(axis=0) + 2 * l2 * weights
