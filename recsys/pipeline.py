@@ -87,7 +87,8 @@ def run_training(
     with stages.stage("evaluate"):
         cases = build_cases(prepared.test, protocol, session_window=config.evaluation.session_window)
 
-    experiment = tracking.experiment_id(config.tracking.experiment or config.data.name)
+    experiment = tracking.experiment_id(config.tracking.experiment or config.data.name,
+                                        headline_k=config.evaluation.headline_k)
     run_tags = {"method": "item2vec", "git_commit": tracking.git_commit() or "unknown", "sweep_trial": "false"}
     with tracked_run(experiment_id=experiment, tags={**run_tags, **(tags or {})}) as run:
         with stages.stage("log"):
