@@ -303,7 +303,8 @@ def _epoch_progress(
 def _log_training(config: PipelineConfig, prepared: PreparedData, vectors: ItemVectors, seconds: float) -> None:
     """Log training time, the workers and corpus mode actually used, and the epochs."""
     n_words = int(prepared.train["items"].list.len().sum())
-    mlflow.log_metrics({"train_seconds": seconds, "training/workers": float(effective_workers(config.item2vec))})
+    mlflow.log_metrics({"train_seconds": seconds, f"{tracking.HEADLINE_SECTION}train_seconds": seconds,
+                        "training/workers": float(effective_workers(config.item2vec))})
     mlflow.set_tag("train.corpus", corpus_mode(config.item2vec, n_words))
     tracking.log_epochs(vectors.epochs)
 

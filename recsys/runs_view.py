@@ -59,9 +59,11 @@ def view_state(k: int = 10) -> dict[str, Any]:
 
     The keys are those the MLflow UI keeps per experiment (its search facets
     ``orderByKey``/``orderByAsc`` and its UI state ``selectedColumns``,
-    ``columnOrder``...); keys it does not know are ignored by it.
+    ``columnOrder``, ``columnWidths`` in pixels...); keys it does not know are ignored by it.
     """
     columns = [_column("params", p) for p in VIEW_PARAMS] + [_column("metrics", m) for m in view_metrics(k)]
+    widths = {_column("params", p): 60 + 6 * len(p) for p in VIEW_PARAMS}  # the header readable, no more
+    widths.update({_column("metrics", m): max(110, 40 + 7 * len(m)) for m in view_metrics(k)})  # 0.5294540...
     return {
         "orderByKey": _column("metrics", f"hr_at_{k}"),
         "orderByAsc": False,
@@ -69,6 +71,7 @@ def view_state(k: int = 10) -> dict[str, Any]:
         "lifecycleFilter": "Active",
         "selectedColumns": [_column("attributes", "Dataset"), *columns],
         "columnOrder": columns,
+        "columnWidths": widths,
         "runsHiddenMode": "SHOW_ALL",
         "useGroupedValuesInCharts": False,
         "hideEmptyCharts": True,
@@ -122,5 +125,7 @@ def experiment_description(name: str) -> str:
         "`coverage_at_10`, `train_seconds`); the rest are in chart sections: one per method "
         "(`item2vec-next/`, `popular/`, ...), `data/`, `training/`, `stages/`. A sweep is a parent run "
         "(tag `sweep`) with one nested run per trial (validation metrics) and the retrained best "
-        "configuration (tag `sweep_role=best`); `recsys evaluate` logs one run per method (tag `method`)."
+        "configuration (tag `sweep_role=best`); `recsys evaluate` logs one run per method (tag `method`). "
+        f"*Views > {VIEW_NAME}* shows every run's window, dimension and quality, best first; "
+        "`recsys compare` puts them side by side in one page."
     )

@@ -8,7 +8,7 @@ headline metric over ``window`` x ``vector_size`` per dataset and split, and
 the best run per dataset. The page is self-contained (plots embedded as
 PNG data URIs, the run report's templates and style) and logged as the
 artifact ``comparison.html`` of a small run of its own (tag
-``method=comparison``).
+``method=comparison``) in the experiment ``comparisons``.
 """
 
 from __future__ import annotations
@@ -31,10 +31,13 @@ from recsys.errors import RecsysError
 from recsys.run_report._render import Figure, render
 from recsys.runs_view import VIEW_PARAMS, view_metrics
 
-__all__ = ["COMPARISON_ARTIFACT", "ComparedRun", "Comparison", "compared_runs", "build_comparison", "log_comparison"]
+__all__ = ["COMPARISON_ARTIFACT", "COMPARISON_EXPERIMENT", "ComparedRun", "Comparison", "compared_runs", "build_comparison", "log_comparison"]
 
 COMPARISON_ARTIFACT = "comparison.html"
 """Artifact path of the page within the comparison run."""
+
+COMPARISON_EXPERIMENT = "comparisons"
+"""The experiment comparison runs are logged to by default."""
 
 _NOT_OPTIONS = {"trial", "rung", "workers", "corpus"}
 """Bare params that are bookkeeping, not options a person compares by."""
@@ -120,10 +123,12 @@ def compared_runs(
             except mlflow.exceptions.MlflowException:
                 raise RecsysError(f"no run with id {run_id!r} in the store; copy run ids from the MLflow UI "
                                   "or leave --runs out to compare a whole experiment") from None
+        where = f"runs {', '.join(run_ids)}"
     else:
-        experiment_ids = [_experiment_id(client, experiment)]
-        runs = mlflow.search_runs(experiment_ids=experiment_ids, filter_string="tags.method = 'item2vec'",
+        experiment_id, name = _experiment(client, experiment)
+        runs = mlflow.search_runs(experiment_ids=[experiment_id], filter_string="tags.method = 'item2vec'",
                                   output_format="list")
+        where = f"experiment {name!r}"
     names = {e: client.get_experiment(e).name for e in {r.info.experiment_id for r in runs}}
     compared = []
     for run in runs:
@@ -140,25 +145,25 @@ def compared_runs(
             kind=kind, split=split, params=options, metrics=dict(metrics), started=run.info.start_time or 0,
         ))
     if not compared:
-        where = f"runs {', '.join(run_ids)}" if run_ids else f"experiment {names and next(iter(names.values()))!r}"
         raise RecsysError(f"nothing to compare in {where}: no item2vec run with window, vector_size and {metric}; "
                           "train some first (make demo, recsys train --set window=..., make sweep)")
     return sorted(compared, key=lambda r: (-r.metrics[metric], r.started))
 
 
-def _experiment_id(client: mlflow.MlflowClient, name: str | None) -> str:
-    """The id of experiment ``name``, or of the most recent run's experiment."""
+def _experiment(client: mlflow.MlflowClient, name: str | None) -> tuple[str, str]:
+    """The id and name of experiment ``name``, or of the most recent item2vec run's experiment."""
     if name is not None:
         found = client.get_experiment_by_name(name)
         if found is None or found.lifecycle_stage == "deleted":
             known = ", ".join(sorted(e.name for e in client.search_experiments())) or "none"
             raise RecsysError(f"no experiment named {name!r} in the store; experiments: {known}")
-        return found.experiment_id
+        return found.experiment_id, name
     latest = mlflow.search_runs(search_all_experiments=True, filter_string="tags.method = 'item2vec'",
                                 order_by=["attributes.start_time DESC"], max_results=1, output_format="list")
     if not latest:
         raise RecsysError("nothing to compare: the store has no item2vec runs; train some first (make demo)")
-    return latest[0].info.experiment_id
+    experiment_id = latest[0].info.experiment_id
+    return experiment_id, client.get_experiment(experiment_id).name
 
 
 def _png(figure: Any) -> str:
@@ -223,17 +228,15 @@ def log_comparison(comparison: Comparison, *, out: Path, experiment_id: str | No
     out
         Local file to write.
     experiment_id
-        Where the comparison run goes; default: the experiment of the compared runs
-        when they share one, else the experiment ``comparisons``.
+        Where the comparison run goes; default: the experiment ``comparisons``
+        (so that the datasets' runs tables hold runs of models only).
 
     Returns
     -------
     run_id, path
         The comparison run and the file written.
     """
-    if experiment_id is None:
-        experiments = {r.experiment for r in comparison.runs}
-        experiment_id = tracking.experiment_id(experiments.pop() if len(experiments) == 1 else "comparisons")
+    experiment_id = experiment_id or tracking.experiment_id(COMPARISON_EXPERIMENT)
     datasets = sorted({r.dataset for r in comparison.runs})
     with mlflow.start_run(experiment_id=experiment_id, run_name="comparison",
                           tags={"method": "comparison", "dataset": ", ".join(datasets)}) as run:
