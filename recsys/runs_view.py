@@ -14,7 +14,8 @@ The view shows what a person compares item2vec runs by: ``context``,
 ``window``, ``vector_size``, ``epochs``, ``relation``, the headline
 ``hr_at_10``, ``ndcg_at_10``, ``coverage_at_10``, the best baseline's
 ``baselines/best_hr_at_10`` and ``train_seconds``, sorted by the
-headline metric, best first.
+headline metric, best first. The experiment's description
+(:func:`experiment_description`) says what its runs are and where to look.
 """
 
 from __future__ import annotations
