@@ -26,6 +26,7 @@ import mlflow
 
 from recsys.errors import RecsysError
 from recsys.model_store import artifact_root, default_tracking_uri
+from recsys.run_report import COMPARISON_EXPERIMENT
 from recsys.runs_view import save_runs_view, view_address
 from recsys.store import check_store
 
@@ -136,7 +137,8 @@ def landing_url(url: str, *, experiment: str | None = None) -> tuple[str, str | 
     url
         The running UI (``http://127.0.0.1:5000``).
     experiment
-        Experiment name; default: the experiment of the most recent run.
+        Experiment name; default: the experiment of the most recent run (not
+        counting ``recsys compare``'s runs).
 
     Returns
     -------
@@ -157,8 +159,9 @@ def landing_url(url: str, *, experiment: str | None = None) -> tuple[str, str | 
             known = ", ".join(sorted(experiments)) or "none"
             raise RecsysError(f"no experiment named {experiment!r} in the store; experiments: {known}")
         return _view(url, experiments[experiment]), experiment
+    models = [i for n, i in experiments.items() if n != COMPARISON_EXPERIMENT]  # `recsys compare` runs no model
     latest = _post(f"{api}/runs/search", {
-        "experiment_ids": list(experiments.values()), "order_by": ["attributes.start_time DESC"], "max_results": 1,
+        "experiment_ids": models, "order_by": ["attributes.start_time DESC"], "max_results": 1,
     }).get("runs", [])
     if not latest:
         return f"{url}/#/experiments?workflowType=machine_learning", None

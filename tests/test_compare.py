@@ -83,7 +83,7 @@ def test_compare_puts_trials_and_the_training_run_in_one_page(sweep_result: Swee
         assert f'data-param="window" class="mono differs' in row  # the sweep varies window: highlighted
         assert f'>{run.data.params["window"]}</td>' in row and f'>{run.data.params["vector_size"]}</td>' in row
         assert f'{run.data.metrics["hr_at_10"]:.4f}' in row
-    kinds = re.findall(r"<td>(training|sweep best|sweep trial \(rung \d\))</td>", html)
+    kinds = re.findall(r"<td class=\"kind\">(training|sweep best|sweep trial \(rung \d\))</td>", html)
     assert kinds.count("sweep best") == 1 and len(kinds) == len(expected)
     # the only run measured on the test split is the best of its dataset
     best_card = html.split('<div class="card" data-dataset="sweep-test">', 1)[1].split("</div></div>", 1)[0]
@@ -115,6 +115,15 @@ def test_compare_bad_input_is_one_line_and_exit_2(args: tuple[str, ...], message
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_compare_reads_the_projects_store(tmp_path: Path) -> None:
+    """Without MLFLOW_TRACKING_URI: mlruns/mlflow.db under the working directory, as train, sweep and ui use."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    result = subprocess.run([sys.executable, "-m", "recsys.cli", "compare"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "the store has no item2vec runs" in result.stderr
+    assert (tmp_path / "mlruns" / "mlflow.db").is_file() and not (tmp_path / "mlflow.db").exists()
 
 
 def _run(run_id: str, split: str, dataset: str, hr: float, seconds: float, **params: str) -> ComparedRun:

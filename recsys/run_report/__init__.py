@@ -18,6 +18,7 @@ third page from the same templates: many runs side by side
 
 from recsys.run_report._comparison import (
     COMPARISON_ARTIFACT,
+    COMPARISON_EXPERIMENT,
     ComparedRun,
     Comparison,
     build_comparison,
@@ -32,6 +33,7 @@ from recsys.run_report._training import headline_description, log_training_repor
 
 __all__ = [
     "COMPARISON_ARTIFACT",
+    "COMPARISON_EXPERIMENT",
     "ComparedRun",
     "Comparison",
     "EXAMPLE_K",

@@ -90,12 +90,14 @@ def _kind(tags: dict[str, str]) -> tuple[str, str]:
 
 
 def compared_runs(
-    *, experiment: str | None = None, run_ids: Sequence[str] = (), k: int = 10
+    *, experiment: str | None = None, run_ids: Sequence[str] = (), k: int = 10, tracking_uri: str | None = None
 ) -> list[ComparedRun]:
     """The item2vec runs to compare, best ``hr_at_k`` first.
 
     Parameters
     ----------
+    tracking_uri
+        The store (default: the project's, :func:`recsys.tracking.default_tracking_uri`).
     experiment
         Compare this experiment's runs.
     run_ids
@@ -113,6 +115,7 @@ def compared_runs(
     RecsysError
         An unknown experiment or run id, or nothing to compare.
     """
+    tracking.use_tracking_uri(tracking_uri)
     client = mlflow.MlflowClient()
     metric = f"hr_at_{k}"
     if run_ids:
