@@ -127,7 +127,7 @@ def test_compare_reads_the_projects_store(tmp_path: Path) -> None:
 
 
 def _run(run_id: str, split: str, dataset: str, hr: float, seconds: float, **params: str) -> ComparedRun:
-    return ComparedRun(run_id=run_id, name=run_id, experiment=dataset, dataset=dataset, kind="training",
+    return ComparedRun(run_id=run_id, name=run_id, dataset=dataset, kind="training",
                        split=split, params={"window": "5", "vector_size": "32", "negative": "10", **params},
                        metrics={"hr_at_10": hr, "train_seconds": seconds})
 

@@ -49,8 +49,8 @@ class ComparedRun:
 
     run_id: str
     name: str
-    experiment: str
     dataset: str
+    """The run's tag ``dataset``, else its experiment's name."""
     kind: str
     """``training``, ``sweep best`` (a sweep's retrained best) or ``sweep trial (rung N)``."""
     split: str
@@ -144,7 +144,7 @@ def compared_runs(
         options = {k2: v for k2, v in params.items() if "." not in k2 and k2 not in _NOT_OPTIONS}
         compared.append(ComparedRun(
             run_id=run.info.run_id, name=run.info.run_name or run.info.run_id[:8],
-            experiment=names[run.info.experiment_id], dataset=tags.get("dataset", names[run.info.experiment_id]),
+            dataset=tags.get("dataset", names[run.info.experiment_id]),
             kind=kind, split=split, params=options, metrics=dict(metrics), started=run.info.start_time or 0,
         ))
     if not compared:
