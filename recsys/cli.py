@@ -514,6 +514,31 @@ def ui(port: int, host: str, experiment: str | None, open_browser: bool) -> None
     run_ui(host=host, port=port, experiment=experiment, open_browser=open_browser, echo=click.echo)
 
 
+# ------------------------------------------------------------------ compare
+@main.command()
+@click.option("--experiment", default=None, help="Compare this experiment's runs (default: the latest run's).")
+@click.option("--runs", "run_ids", multiple=True, metavar="ID[,ID...]",
+              help="Compare these runs instead (repeatable, or comma-separated).")
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Headline cut-off.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("comparison.html"),
+              show_default=True, help="HTML file to write.")
+@_friendly_errors
+def compare(experiment: str | None, run_ids: tuple[str, ...], k: int, out: Path) -> None:
+    """Compare item2vec runs (single runs and sweep trials alike) by window, dimension and quality
+    in one self-contained HTML page; logged as comparison.html of a run named comparison."""
+    from recsys.errors import ConfigError
+    from recsys.run_report import build_comparison, compared_runs, log_comparison
+
+    ids = [i for value in run_ids for i in value.replace(",", " ").split()]
+    if experiment is not None and ids:
+        raise ConfigError("give --experiment or --runs, not both")
+    runs = compared_runs(experiment=experiment, run_ids=ids, k=k)
+    run_id, path = log_comparison(build_comparison(runs, k=k), out=out)
+    click.echo(f"compared {len(runs)} runs; best {runs[0].name} (hr_at_{k} {runs[0].metrics[f'hr_at_{k}']:.4f})")
+    click.echo(f"comparison run {run_id} (artifact comparison.html)")
+    click.echo(f"wrote {path.resolve()}")
+
+
 # ----------------------------------------------------------------- evaluate
 @main.command()
 @click.option("--config", "config_path", type=click.Path(path_type=Path), required=True,

@@ -3,8 +3,9 @@
 ``mlflow server`` starts worker processes of its own, so it runs in a new
 process group and is stopped as a group. MLflow's own start page is its
 GenAI home; :func:`landing_url` gives the address of an experiment's runs
-table in the model-training view instead, which ``recsys ui`` prints (and
-opens with ``--open``).
+table in the model-training view instead, opened on the item2vec view
+(:mod:`recsys.runs_view`: window, dimension and quality columns, best run
+first), which ``recsys ui`` prints (and opens with ``--open``).
 """
 
 from __future__ import annotations
@@ -21,15 +22,15 @@ import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 
+import mlflow
+
 from recsys.errors import RecsysError
 from recsys.model_store import artifact_root, default_tracking_uri
+from recsys.run_report import COMPARISON_EXPERIMENT
+from recsys.runs_view import save_runs_view, view_address
 from recsys.store import check_store
 
 __all__ = ["start_ui", "stop_ui", "wait_until_up", "landing_url", "run_ui"]
-
-RUNS_VIEW = "runs?workflowType=machine_learning"
-"""The experiment page's runs table in the model-training view (MLflow reads the
-view from this query parameter; without it, it opens in its GenAI view)."""
 
 
 def start_ui(*, host: str = "127.0.0.1", port: int = 5000, tracking_uri: str | None = None) -> subprocess.Popen[bytes]:
@@ -126,14 +127,18 @@ def _post(url: str, payload: dict[str, object]) -> dict[str, object]:
 
 
 def landing_url(url: str, *, experiment: str | None = None) -> tuple[str, str | None]:
-    """The address of an experiment's runs table in MLflow's model-training view.
+    """The address of an experiment's runs table in MLflow's model-training view, on the item2vec view.
+
+    The experiment gets the view (:func:`recsys.runs_view.save_runs_view`,
+    through the server) if it has none yet: experiments from before it.
 
     Parameters
     ----------
     url
         The running UI (``http://127.0.0.1:5000``).
     experiment
-        Experiment name; default: the experiment of the most recent run.
+        Experiment name; default: the experiment of the most recent run (not
+        counting ``recsys compare``'s runs).
 
     Returns
     -------
@@ -153,15 +158,22 @@ def landing_url(url: str, *, experiment: str | None = None) -> tuple[str, str | 
         if experiment not in experiments:
             known = ", ".join(sorted(experiments)) or "none"
             raise RecsysError(f"no experiment named {experiment!r} in the store; experiments: {known}")
-        return f"{url}/#/experiments/{experiments[experiment]}/{RUNS_VIEW}", experiment
+        return _view(url, experiments[experiment]), experiment
+    models = [i for n, i in experiments.items() if n != COMPARISON_EXPERIMENT]  # `recsys compare` runs no model
     latest = _post(f"{api}/runs/search", {
-        "experiment_ids": list(experiments.values()), "order_by": ["attributes.start_time DESC"], "max_results": 1,
+        "experiment_ids": models, "order_by": ["attributes.start_time DESC"], "max_results": 1,
     }).get("runs", [])
     if not latest:
         return f"{url}/#/experiments?workflowType=machine_learning", None
     experiment_id = latest[0]["info"]["experiment_id"]  # type: ignore[index]
     name = next(n for n, i in experiments.items() if i == experiment_id)
-    return f"{url}/#/experiments/{experiment_id}/{RUNS_VIEW}", name
+    return _view(url, experiment_id), name
+
+
+def _view(url: str, experiment_id: str) -> str:
+    """The item2vec view's address, after saving the view through the server if the experiment lacks it."""
+    save_runs_view(experiment_id, client=mlflow.MlflowClient(tracking_uri=url))
+    return view_address(url, experiment_id)
 
 
 def run_ui(

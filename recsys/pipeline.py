@@ -87,7 +87,8 @@ def run_training(
     with stages.stage("evaluate"):
         cases = build_cases(prepared.test, protocol, session_window=config.evaluation.session_window)
 
-    experiment = tracking.experiment_id(config.tracking.experiment or config.data.name)
+    experiment = tracking.experiment_id(config.tracking.experiment or config.data.name,
+                                        headline_k=config.evaluation.headline_k)
     run_tags = {"method": "item2vec", "git_commit": tracking.git_commit() or "unknown", "sweep_trial": "false"}
     with tracked_run(experiment_id=experiment, tags={**run_tags, **(tags or {})}) as run:
         with stages.stage("log"):
@@ -302,7 +303,8 @@ def _epoch_progress(
 def _log_training(config: PipelineConfig, prepared: PreparedData, vectors: ItemVectors, seconds: float) -> None:
     """Log training time, the workers and corpus mode actually used, and the epochs."""
     n_words = int(prepared.train["items"].list.len().sum())
-    mlflow.log_metrics({"train_seconds": seconds, "training/workers": float(effective_workers(config.item2vec))})
+    mlflow.log_metrics({"train_seconds": seconds, f"{tracking.HEADLINE_SECTION}train_seconds": seconds,
+                        "training/workers": float(effective_workers(config.item2vec))})
     mlflow.set_tag("train.corpus", corpus_mode(config.item2vec, n_words))
     tracking.log_epochs(vectors.epochs)
 

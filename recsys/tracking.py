@@ -51,11 +51,13 @@ from recsys.model_store import (
 from recsys.plots import loss_figure
 from recsys.ranking import Ranking
 from recsys.recommender import Recommender
+from recsys.runs_view import BEST_BASELINE_PREFIX, experiment_description, save_runs_view
 from recsys.selection import Selection
 from recsys.store import store_errors, store_lock
 
 __all__ = [
     "HEADLINE_FAMILIES",
+    "HEADLINE_SECTION",
     "headline_metrics",
     "experiment_description",
     "default_tracking_uri",
@@ -87,8 +89,12 @@ HEADLINE_FAMILIES = ("hr", "ndcg", "mrr", "coverage")
 
 Every other metric name has a section prefix ending in ``/`` (``popular/hr_at_20``,
 ``data/n_items``), which is how the MLflow UI groups a run's charts into sections;
-the bare names land in its "Model metrics" section.
+the bare names land in its "Model metrics" section, which it always shows last, so a
+training run logs its headline once more in :data:`HEADLINE_SECTION`, which it shows first.
 """
+
+HEADLINE_SECTION = "_headline/"
+"""The chart section of the headline's copy: MLflow sorts sections by name, "_" before any letter."""
 
 
 def headline_metrics(metrics: Mapping[str, float], k: int) -> dict[str, float]:
@@ -97,10 +103,11 @@ def headline_metrics(metrics: Mapping[str, float], k: int) -> dict[str, float]:
     return {name: metrics[name] for name in names if name in metrics}
 
 
-def experiment_id(name: str) -> str:
+def experiment_id(name: str, *, headline_k: int = 10) -> str:
     """Return the id of experiment ``name``, creating it (artifacts beside the store) if needed.
 
-    The experiment gets a description (:func:`experiment_description`) if it has none.
+    The experiment gets a description (:func:`experiment_description`) if it has none, and the
+    item2vec view of its runs table at ``headline_k`` (:func:`recsys.runs_view.save_runs_view`).
     """
     client = mlflow.MlflowClient()
     uri = mlflow.get_tracking_uri()
@@ -114,6 +121,7 @@ def experiment_id(name: str) -> str:
         if existing is not None:
             if "mlflow.note.content" not in existing.tags:
                 client.set_experiment_tag(existing.experiment_id, "mlflow.note.content", experiment_description(name))
+            save_runs_view(existing.experiment_id, k=headline_k, client=client)
             return existing.experiment_id
         root = artifact_root(uri)
         if root is None and re.match(r"^(postgres|mysql|mssql)", uri):
@@ -122,32 +130,19 @@ def experiment_id(name: str) -> str:
         location = f"{root}/{name}" if root else None
         try:
             # "custom_model_development" makes the MLflow UI open on training runs rather than GenAI traces
-            return client.create_experiment(
+            created_id = client.create_experiment(
                 name,
                 artifact_location=location,
                 tags={"mlflow.experimentKind": "custom_model_development",
                       "mlflow.note.content": experiment_description(name)},
             )
+            save_runs_view(created_id, k=headline_k, client=client)
+            return created_id
         except mlflow.exceptions.MlflowException:  # another process created it meanwhile (no lock on a server)
             created = client.get_experiment_by_name(name)
             if created is None:
                 raise
             return created.experiment_id
-
-
-def experiment_description(name: str) -> str:
-    """What the runs of experiment ``name`` are, as Markdown for the MLflow UI's experiment description."""
-    return (
-        f"**recsys item2vec runs on the `{name}` dataset.** A training run learns item vectors "
-        "(gensim skip-gram with negative sampling) on the training sequences, evaluates them on held-out "
-        "sequences against the baselines, logs the model and a report: open a run, then "
-        "*Artifacts > report.html* for the quality table with intervals, the curves and example "
-        "recommendations. Headline metrics are bare (`hr_at_10`, `ndcg_at_10`, `mrr_at_10`, "
-        "`coverage_at_10`, `train_seconds`); the rest are in chart sections: one per method "
-        "(`item2vec-next/`, `popular/`, ...), `data/`, `training/`, `stages/`. A sweep is a parent run "
-        "(tag `sweep`) with one nested run per trial (validation metrics) and the retrained best "
-        "configuration (tag `sweep_role=best`); `recsys evaluate` logs one run per method (tag `method`)."
-    )
 
 
 def git_commit() -> str | None:
@@ -239,12 +234,23 @@ def log_prepared(sources: Iterable[PreparedSequences]) -> None:
 
 def log_results(results: Iterable[MethodResult], *, primary: str, headline_k: int) -> None:
     """Log every method's metrics in a chart section of its own (``item2vec-next/hr_at_20``,
-    ``popular/ndcg_at_10``, ``popular/eval_seconds``), and the ``primary`` method's
-    headline metrics at ``headline_k`` bare (``hr_at_10``, see :data:`HEADLINE_FAMILIES`)."""
+    ``popular/ndcg_at_10``, ``popular/eval_seconds``), the ``primary`` method's
+    headline metrics at ``headline_k`` bare (``hr_at_10``, see :data:`HEADLINE_FAMILIES`) and in
+    :data:`HEADLINE_SECTION`,
+    and the best baseline's HR at ``headline_k`` as ``baselines/best_hr_at_10`` (tag
+    ``best_baseline`` names it; a baseline is a method whose name does not start with ``item2vec``)."""
+    results = list(results)
     for result in results:
         mlflow.log_metrics(_result_metrics(result, f"{result.method}/"))
         if result.method == primary:
-            mlflow.log_metrics(headline_metrics(result.metrics, headline_k))
+            headline = headline_metrics(result.metrics, headline_k)
+            mlflow.log_metrics({**headline, **{HEADLINE_SECTION + name: v for name, v in headline.items()}})
+    hr = f"hr_at_{headline_k}"
+    baselines = [r for r in results if not r.method.startswith("item2vec") and not math.isnan(r.metrics.get(hr, math.nan))]
+    if baselines:
+        best = max(baselines, key=lambda r: r.metrics[hr])
+        mlflow.log_metric(f"{BEST_BASELINE_PREFIX}{hr}", best.metrics[hr])
+        mlflow.set_tag("best_baseline", best.method)
 
 
 def log_protocol_results(results: Iterable[MethodResult], *, primary: str, headline_k: int) -> None:

@@ -23,6 +23,8 @@ import pytest
 from conftest import require
 from recsys.dashboard import landing_url, wait_until_up
 from recsys.errors import RecsysError
+from recsys.run_report import COMPARISON_ARTIFACT
+from recsys.runs_view import view_address
 from recsys.tuning import SweepResult
 
 from _net import free_port
@@ -137,13 +139,15 @@ def test_ui_lists_sweep_runs_with_window_vector_size_and_metric(ui, sweep_result
 def test_ui_prints_the_experiments_runs_in_the_model_training_view(ui) -> None:
     url, _, printed, _ = ui
     experiment_id = _experiment_id("sweep-test")
-    expected = f"{url}/#/experiments/{experiment_id}/runs?{VIEW}"
+    expected = f"{url}/#/experiments/{experiment_id}/runs?{VIEW}&viewStateShareKey=recsys-item2vec"
+    assert view_address(url, experiment_id) == expected
     assert f"runs of experiment 'sweep-test': {expected}" in printed[-1]
     assert landing_url(url, experiment="sweep-test") == (expected, "sweep-test")
-    latest = mlflow.search_runs(search_all_experiments=True, order_by=["attributes.start_time DESC"],
+    models = [e.experiment_id for e in mlflow.search_experiments() if e.name != "comparisons"]
+    latest = mlflow.search_runs(experiment_ids=models, order_by=["attributes.start_time DESC"],
                                 max_results=1, output_format="list")[0]
     name = mlflow.get_experiment(latest.info.experiment_id).name
-    assert landing_url(url) == (f"{url}/#/experiments/{latest.info.experiment_id}/runs?{VIEW}", name)
+    assert landing_url(url) == (view_address(url, latest.info.experiment_id), name)
     with pytest.raises(RecsysError, match="no experiment named 'nope'.*sweep-test"):
         landing_url(url, experiment="nope")
 
@@ -159,7 +163,75 @@ def test_printed_address_shows_the_runs_table_in_chromium(ui, page, sweep_result
     assert "Welcome to MLflow" not in text
     assert "Model registry" in text and "AI Gateway" not in text  # the model-training view, not GenAI's
     assert "matching run" in text
+
+
+def _close_assistant(page) -> None:
+    """MLflow opens its assistant panel on a first visit; close it as a person would (× beside its title)."""
+    buttons = page.get_by_role("button", name="Close", exact=True)
+    boxes = [(box["x"], i) for i in range(buttons.count()) if (box := buttons.nth(i).bounding_box())]
+    if boxes:
+        buttons.nth(max(boxes)[1]).click()  # the right-most: the panel's, not the shared-view banner's
+
+
+@pytest.mark.browser
+def test_printed_link_shows_window_dimension_and_quality_of_every_run(ui, browser, sweep_result: SweepResult) -> None:
+    """Without a click: the saved item2vec view's columns, every trial and the retrained run with their values."""
+    _, _, printed, _ = ui
+    context = browser.new_context(viewport={"width": 1920, "height": 1000})  # every column in view
+    page = context.new_page()
+    page.goto(printed[-1].rsplit(": ", 1)[1].strip())
+    final = sweep_result.final.run_id
+    page.locator(f'.ag-center-cols-container .ag-row[row-id="{final}"]').wait_for(timeout=90_000)
+    _close_assistant(page)  # its panel takes a third of the width, and the grid renders only visible columns
+    page.locator('.ag-header-cell[col-id="metrics.`train_seconds`"]').wait_for(timeout=30_000)
+    columns = page.locator(".ag-header-cell").evaluate_all("cells => cells.map(c => c.getAttribute('col-id'))")
+    for column in ("params.`window`", "params.`vector_size`", "params.`context`", "params.`epochs`",
+                   "metrics.`hr_at_10`", "metrics.`ndcg_at_10`", "metrics.`baselines/best_hr_at_10`"):
+        assert column in columns
+    cells = page.locator(".ag-center-cols-container .ag-row").evaluate_all(
+        "rows => rows.map(r => [Number(r.getAttribute('row-index')), r.getAttribute('row-id'), Object.fromEntries("
+        "Array.from(r.querySelectorAll('.ag-cell')).map(c => [c.getAttribute('col-id'), c.innerText.trim()]))])")
+    cells = [(run_id, row) for _, run_id, row in sorted(cells)]  # the grid's DOM order is not its row order
+    shown = dict(cells)
+    experiment = _experiment_id("sweep-test")
+    runs = mlflow.search_runs(experiment_ids=[experiment], filter_string="tags.method = 'item2vec'",
+                              output_format="list")
+    runs = [r for r in runs if "hr_at_10" in r.data.metrics]
+    assert final in {r.info.run_id for r in runs} and len(runs) > 2
+    for run in runs:
+        row = shown[run.info.run_id]
+        assert row["params.`window`"] == run.data.params["window"]
+        assert row["params.`vector_size`"] == run.data.params["vector_size"]
+        assert float(row["metrics.`hr_at_10`"]) == pytest.approx(run.data.metrics["hr_at_10"], abs=6e-4)
+    order = [r for r, _ in cells if r in {run.info.run_id for run in runs}]
+    hr = {run.info.run_id: run.data.metrics["hr_at_10"] for run in runs}
+    assert [hr[r] for r in order] == sorted(hr.values(), reverse=True)  # sorted by the headline, best first
     _screenshot(page, "ui-runs.png")
+    context.close()
+
+
+@pytest.mark.browser
+def test_comparison_page_shows_every_run_and_its_plots(ui, page, sweep_result: SweepResult, mlflow_store: str,
+                                                       tmp_path: Path) -> None:
+    url, *_ = ui
+    done = subprocess.run([sys.executable, "-m", "recsys.cli", "compare", "--experiment", "sweep-test",
+                           "--out", str(tmp_path / "comparison.html")],
+                          env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_store}, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    run_id = re.search(r"comparison run (\w+)", done.stdout).group(1)
+    page.goto(f"{url}/#/experiments/{_experiment_id('comparisons')}/runs/{run_id}/artifacts/{COMPARISON_ARTIFACT}?{VIEW}")
+    report = page.frame_locator("iframe.mlflow-html-iframe")
+    rows = report.locator("#runs-table tbody tr")
+    rows.first.wait_for(timeout=90_000)
+    shown = set(rows.evaluate_all("rows => rows.map(r => r.dataset.runId)"))
+    trials = mlflow.search_runs(experiment_ids=[_experiment_id("sweep-test")], output_format="list",
+                                filter_string="tags.sweep_trial = 'true'")
+    assert {t.info.run_id for t in trials} | {sweep_result.final.run_id} <= shown
+    sizes = report.locator("img").evaluate_all("images => images.map(i => i.complete ? i.naturalWidth : 0)")
+    assert len(sizes) >= 2 and min(sizes) > 100  # every heatmap decoded
+    assert sweep_result.final.run_id in report.locator("#best").inner_text()
+    _screenshot(page, "comparison-in-mlflow.png")  # docs/img/comparison.png is the page itself
 
 
 @pytest.mark.browser
@@ -201,6 +273,7 @@ def test_run_page_groups_metric_charts_in_named_sections(ui, page, sweep_result:
     # each section header reads "<name>" then "(<number of charts>)"
     sections = {name: int(count[1:-1]) for name, count in zip(lines, lines[1:]) if re.fullmatch(r"\(\d+\)", count)}
     assert sections["Model metrics"] == 5  # the headline: hr, ndcg, mrr, coverage at 10 and train_seconds
+    assert list(sections)[0] == "_headline" and sections["_headline"] == 5  # ... and its copy first
     for section in ("cooccurrence", "data", "item2vec-next", "item2vec-similar", "popular", "stages", "training"):
         assert sections[section] > 0, section
     _screenshot(page, "run-metric-sections.png")

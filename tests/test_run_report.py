@@ -180,7 +180,9 @@ def test_training_run_metrics_are_grouped_in_sections(sweep_result: SweepResult)
     assert bare == {"hr_at_10", "ndcg_at_10", "mrr_at_10", "coverage_at_10", "train_seconds"}
     sections = {name.rpartition("/")[0] for name in metrics if "/" in name}
     assert sections == {"item2vec-ranked", "item2vec-next", "item2vec-similar", "item2vec-evidence", "popular",
-                        "cooccurrence", "data", "training", "stages", "corpus", "cold_start", "ranking"}
+                        "cooccurrence", "data", "training", "stages", "corpus", "cold_start", "ranking",
+                        "_headline", "baselines"}
+    assert {name: metrics[f"_headline/{name}"] for name in bare} == {name: metrics[name] for name in bare}
     assert metrics["coverage_at_10"] == metrics[f"{sweep_result.final.results[0].method}/coverage_at_10"]
     description = run.data.tags["mlflow.note.content"]
     assert f"HR@10 **{metrics['hr_at_10']:.4f}**" in description and "report.html" in description

@@ -11,9 +11,20 @@ already produced (its results, its params and tags, the PNGs under
 artifact ``report.html``, which MLflow's artifact viewer shows.
 
 A sweep's parent run gets its own page: the trials table, the sweep plots
-and the champion decision with both numbers.
+and the champion decision with both numbers. ``recsys compare`` renders a
+third page from the same templates: many runs side by side
+(:mod:`recsys.run_report._comparison`).
 """
 
+from recsys.run_report._comparison import (
+    COMPARISON_ARTIFACT,
+    COMPARISON_EXPERIMENT,
+    ComparedRun,
+    Comparison,
+    build_comparison,
+    compared_runs,
+    log_comparison,
+)
 from recsys.run_report._examples import EXAMPLE_K, Example, example_items, examples
 from recsys.run_report._quality import QualityRow, quality_rows
 from recsys.run_report._render import REPORT_ARTIFACT, Figure, render
@@ -21,14 +32,21 @@ from recsys.run_report._sweep import log_sweep_report
 from recsys.run_report._training import headline_description, log_training_report
 
 __all__ = [
+    "COMPARISON_ARTIFACT",
+    "COMPARISON_EXPERIMENT",
+    "ComparedRun",
+    "Comparison",
     "EXAMPLE_K",
     "Example",
     "Figure",
+    "build_comparison",
+    "compared_runs",
     "QualityRow",
     "REPORT_ARTIFACT",
     "example_items",
     "examples",
     "headline_description",
+    "log_comparison",
     "log_sweep_report",
     "log_training_report",
     "quality_rows",
