@@ -321,8 +321,10 @@ def log_selection(selection: Selection, *, metric: str) -> None:
     in trainings). The active run gets the corpus statistics
     (``corpus/...``), each candidate's selection score
     (``selection/<candidate>_score``; the tag ``selection.metric`` names it,
-    ``metric``), the wall time and the candidates' cost in trainings
-    (``selection/seconds``, ``selection/trainings``), the tag
+    ``metric``), the wall time and the candidates' cost in final trainings
+    (``selection/seconds``, ``selection/trainings``), the budget they had in
+    final trainings and the share of the training part they trained on
+    (``selection/budget_trainings``, ``selection/sample_fraction``), the tag
     ``selection.chosen`` and, when every candidate failed the collapse
     guard, ``selection.collapse`` with the chosen one's reasons.
     """
@@ -344,6 +346,9 @@ def log_selection(selection: Selection, *, metric: str) -> None:
     metrics.update({f"selection/{c.name}_score": c.score for c in selection.candidates})
     if selection.candidates:
         metrics.update({"selection/seconds": selection.seconds, "selection/trainings": selection.spent})
+    if selection.candidates and selection.parts is not None:
+        metrics.update({"selection/budget_trainings": selection.parts.budget,
+                        "selection/sample_fraction": selection.parts.fraction})
     mlflow.log_metrics(metrics)
     tags = {"selection.chosen": selection.chosen.name if selection.chosen else f"rules ({selection.note})",
             "selection.metric": metric}
