@@ -81,7 +81,7 @@ def run_training(
     stages = stages if stages is not None else StageTimer()
     tracking.use_tracking_uri(config.tracking.tracking_uri)  # a broken store fails before any work
     if prepared is None:
-        say(f"reading {config.data.path}")
+        say(f"reading {config.data.path} ({config.data.format})")
         prepared = load_training_data(config, stages=stages, progress=progress)
     protocol = config.evaluation.protocols[0]
     with stages.stage("evaluate"):
