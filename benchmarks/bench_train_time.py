@@ -1,22 +1,26 @@
 """What the automatic selection and the ranking stage cost: `recsys train` with no options against
-the same without the ranking stage and against the previous defaults.
+the hand recipe, the same without the ranking stage and the previous defaults.
 
-    python benchmarks/bench_train_time.py [--config pipelines/configs/yes.toml] [--repeat 2]
-                                          [--against "no ranking stage" "previous defaults"]
+    python benchmarks/bench_train_time.py [--config pipelines/configs/yes.toml | --data FILE] [--repeat 2]
+                                          [--against "hand recipe" "no ranking stage" "previous defaults"]
 
 Times the whole command, once per arm per repeat and in turns so that every
 arm sees the same machine: as it runs now with no options (data-adaptive
-defaults, the automatic selection and the ranking stage); the same with
-``ranking.enabled = false`` (no ranking stage); pinned to the defaults
-before the selection (symmetric context, 20 epochs, alpha 0.025, sample
-1e-3, relation "next", no selection, no ranking stage). Each run logs to a
-fresh MLflow store in a temporary directory. Prints the wall times, the
-stage summaries and the ratio of "no options" to each other arm.
+defaults, the automatic selection and the ranking stage); the hand recipe
+(``_hand_recipe.py``: the data parsed to lists and gensim's ``Word2Vec``
+with the final options the no-options run of the same turn chose, on all
+the data); the same with ``ranking.enabled = false`` (no ranking stage);
+pinned to the defaults before the selection (symmetric context, 20 epochs,
+alpha 0.025, sample 1e-3, relation "next", no selection, no ranking stage).
+Each run logs to a fresh MLflow store in a temporary directory. Prints the
+wall times, the stage summaries and the ratio of "no options" to each other
+arm (to the hand recipe's training alone too).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -25,47 +29,89 @@ import time
 from pathlib import Path
 
 from _common import write_results
+from mlflow.tracking import MlflowClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_RANKING = ["--set", "ranking.enabled=false"]
 PREVIOUS_DEFAULTS = ["--no-auto", "--set", "context=symmetric", "--set", "epochs=20", "--set", "alpha=0.025",
                      "--set", "sample=0.001", "--set", "relation=next", *NO_RANKING]
 ARMS = {"no options": [], "no ranking stage": NO_RANKING, "previous defaults": PREVIOUS_DEFAULTS}
+HAND_RECIPE = "hand recipe"
 
 
-def _run(config: Path, extra: list[str]) -> tuple[float, str]:
+def _run(source: list[str], extra: list[str]) -> tuple[float, str, dict[str, str]]:
+    """Wall seconds, the stage summary and the final options of one `recsys train`."""
     with tempfile.TemporaryDirectory(prefix="recsys-bench-") as store:
-        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store}/mlflow.db", "PYTHONHASHSEED": "0"}
+        uri = f"sqlite:///{store}/mlflow.db"
+        env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONHASHSEED": "0"}
         started = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-m", "recsys.cli", "train", "--config", str(config), "--quiet", *extra],
+            [sys.executable, "-m", "recsys.cli", "train", *source, "--quiet", *extra],
             cwd=ROOT, env=env, capture_output=True, text=True,
         )
         seconds = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"recsys train failed:\n{result.stderr[-2000:]}")
+        if result.returncode != 0:
+            raise SystemExit(f"recsys train failed:\n{result.stderr[-2000:]}")
+        client = MlflowClient(uri)
+        runs = [run for run in client.search_runs([e.experiment_id for e in client.search_experiments()])
+                if "mlflow.parentRunId" not in run.data.tags and "vector_size" in run.data.params]
+        params = runs[0].data.params if runs else {}
     stages = next((line for line in result.stdout.splitlines() if line.startswith("stages:")), "")
-    return seconds, stages
+    return seconds, stages, params
+
+
+def _hand_recipe(data: Path, params: dict[str, str]) -> tuple[float, str, float]:
+    """Wall seconds, a summary and the training seconds of the hand recipe with a run's final options."""
+    workers = len(os.sched_getaffinity(0)) if params.get("workers", "None") == "None" else int(params["workers"])
+    options = {"vector_size": int(params["vector_size"]), "window": int(params["window"]),
+               "negative": int(params["negative"]), "ns_exponent": float(params["ns_exponent"]),
+               "sample": float(params["sample"]), "epochs": int(params["epochs"]), "alpha": float(params["alpha"]),
+               "min_count": int(params["min_count"]), "workers": workers, "seed": int(params["seed"])}
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, str(Path(__file__).with_name("_hand_recipe.py")), str(data),
+                             json.dumps(options)], capture_output=True, text=True, env={**os.environ,
+                                                                                         "PYTHONHASHSEED": "0"})
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"the hand recipe failed:\n{result.stderr[-2000:]}")
+    timing = json.loads(result.stdout.splitlines()[-1])
+    summary = (f"parse {timing['parse_seconds']:.1f} s, train {timing['train_seconds']:.1f} s "
+               f"({params.get('context')} chosen; {json.dumps(options)})")
+    return seconds, summary, timing["train_seconds"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=ROOT / "pipelines" / "configs" / "yes.toml")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--config", type=Path, default=ROOT / "pipelines" / "configs" / "yes.toml")
+    source.add_argument("--data", type=Path, help="a playlists text file or an events log, with no config")
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--against", nargs="+", default=["no ranking stage", "previous defaults"],
-                        choices=[arm for arm in ARMS if arm != "no options"])
+    parser.add_argument("--against", nargs="+", default=[HAND_RECIPE, "no ranking stage", "previous defaults"],
+                        choices=[HAND_RECIPE, *(arm for arm in ARMS if arm != "no options")])
     args = parser.parse_args()
+    if HAND_RECIPE in args.against and args.data is None:
+        parser.error("the hand recipe needs --data (a playlists text file or an events log)")
+    source = ["--data", str(args.data.resolve())] if args.data else ["--config", str(args.config)]
     arms = ["no options", *args.against]
     times: dict[str, list[float]] = {arm: [] for arm in arms}
+    hand_training: list[float] = []
     for repeat in range(args.repeat):
+        chosen: dict[str, str] = {}
         for arm in arms:
-            seconds, stages = _run(args.config, ARMS[arm])
+            if arm == HAND_RECIPE:
+                seconds, stages, trained = _hand_recipe(args.data, chosen)
+                hand_training.append(trained)
+            else:
+                seconds, stages, params = _run(source, ARMS[arm])
+                chosen = params if arm == "no options" else chosen
             times[arm].append(seconds)
             print(f"{arm:18s} run {repeat + 1}: {seconds:6.1f} s  {stages}", flush=True)
     ratios = {arm: [new / old for new, old in zip(times["no options"], times[arm])] for arm in args.against}
+    if hand_training:
+        ratios["hand recipe's training alone"] = [new / old for new, old in zip(times["no options"], hand_training)]
     for arm, values in ratios.items():
         print(f"no options / {arm}: " + ", ".join(f"{r:.2f}" for r in values))
-    write_results("train_time", {"config": str(args.config), "seconds": times, "ratios": ratios})
+    write_results("train_time", {"source": source, "seconds": times, "ratios": ratios})
 
 
 if __name__ == "__main__":

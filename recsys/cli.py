@@ -218,7 +218,9 @@ def _table(frame: Any) -> str:
               help="Pipeline TOML (default: pipelines/configs/default.toml when --data is not given).")
 @click.option("--data", "data_path", type=click.Path(path_type=Path), default=None, help="Input file.")
 @click.option("--format", "data_format", type=click.Choice(["playlists", "events", "mpd", "sequences"]),
-              default=None, help="Input format (default: playlists; sequences: what `recsys prepare` wrote).")
+              default=None, help="Input format (default: from --data's name: Parquet with an items column "
+                                 "sequences (what `recsys prepare` wrote), other Parquet and CSV events, JSON mpd, "
+                                 "else playlists).")
 @click.option("--metadata", "metadata_path", type=click.Path(path_type=Path), default=None,
               help="Item metadata (song_hash.txt layout or CSV).")
 @click.option("--name", default=None, help="Dataset name (names the MLflow experiment).")
@@ -250,6 +252,7 @@ def train(
     The last line printed is run_id=<MLflow run id>.
     """
     from recsys.config import load_pipeline_config
+    from recsys.data.readers import guess_format
     from recsys.pipeline import default_config_path, run_training
     from recsys.progress import Progress
     from recsys.resources import StageTimer
@@ -258,8 +261,10 @@ def train(
     for key, value in (("path", data_path), ("format", data_format), ("metadata", metadata_path), ("name", name)):
         if value is not None:
             base["data"][key] = str(value) if isinstance(value, Path) else value
-    if data_path is not None and name is None and config_path is None:
-        base["data"]["name"] = data_path.stem
+    if data_path is not None and config_path is None:
+        base["data"].setdefault("format", guess_format(data_path))
+        if name is None:
+            base["data"]["name"] = data_path.stem
     if no_auto:
         base["selection"] = {"auto": False}
     if config_path is None and data_path is None:

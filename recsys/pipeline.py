@@ -81,7 +81,7 @@ def run_training(
     stages = stages if stages is not None else StageTimer()
     tracking.use_tracking_uri(config.tracking.tracking_uri)  # a broken store fails before any work
     if prepared is None:
-        say(f"reading {config.data.path}")
+        say(f"reading {config.data.path} ({config.data.format})")
         prepared = load_training_data(config, stages=stages, progress=progress)
     protocol = config.evaluation.protocols[0]
     with stages.stage("evaluate"):
@@ -90,7 +90,9 @@ def run_training(
     experiment = tracking.experiment_id(config.tracking.experiment or config.data.name,
                                         headline_k=config.evaluation.headline_k)
     run_tags = {"method": "item2vec", "git_commit": tracking.git_commit() or "unknown", "sweep_trial": "false"}
-    with tracked_run(experiment_id=experiment, tags={**run_tags, **(tags or {})}) as run:
+    with (tracked_run(experiment_id=experiment, tags={**run_tags, **(tags or {})}) as run,
+          progress.task("select", total=_UNITS * (config.selection.budget + 1 + _AFTER_TRAINING), percent=True) as task):
+        work = _Work(task)
         with stages.stage("log"):
             tracking.log_config(config, exclude=("item2vec",))
             tracking.log_dataset(
@@ -98,7 +100,8 @@ def run_training(
             )
             tracking.log_prepared(prepared.sources)
         with stages.stage("select"):
-            selection = _select(config, prepared.train, say)
+            selection = _select(config, prepared.train, say, work)
+        work.planned(1 + _AFTER_TRAINING)
         config = config.model_copy(update={"item2vec": selection.config})
         with stages.stage("log"):
             tracking.log_item2vec_config(selection.config)
@@ -106,22 +109,25 @@ def run_training(
 
         say(f"training item2vec on {prepared.counts['train_sequences']:,} sequences")
         started = time.perf_counter()
-        with stages.stage("train"), progress.task("training", total=config.item2vec.epochs, unit="epoch") as task:
-            vectors = train(prepared.train, config.item2vec, on_epoch=_epoch_progress(task, on_epoch))
+        work.stage("train")
+        with stages.stage("train"):
+            vectors = train(prepared.train, config.item2vec, on_epoch=_epoch_progress(work, config.item2vec.epochs,
+                                                                                     on_epoch))
         train_seconds = time.perf_counter() - started
         with stages.stage("log"):
             _log_training(config, prepared, vectors, train_seconds)
+        work.stage("rank")
         vectors, ranking = _fit_ranking(config, prepared.train, selection, vectors, stages=stages, say=say)
+        work.done(_RANKING)
 
         say(f"evaluating on {len(cases):,} {protocol} cases")
         baselines = config.evaluation.baselines
-        with stages.stage("evaluate"), progress.task("evaluating", total=len(baselines) + 1, unit="step") as task:
+        with stages.stage("evaluate"):
             methods = _item2vec_methods(vectors, ranking)
             for name in baselines:
-                task.advance(0, note=f"fitting {name}")
+                work.stage("evaluate", note=f"fitting {name}")
                 methods.append(make_baseline(name).fit(prepared.train))
-                task.advance()
-            task.advance(0, note=f"{len(cases):,} cases")
+            work.stage("evaluate", note=f"{len(cases):,} cases")
             results = evaluate_methods(
                 methods,
                 cases,
@@ -133,7 +139,8 @@ def run_training(
                 seed=config.evaluation.seed,
                 exclude_seen=config.evaluation.exclude_seen,
             )
-            task.advance()
+        work.done(_EVALUATION)
+        work.stage("log")
         cold_start = _fit_cold_start(config, prepared, vectors, stages=stages, say=say)
         with stages.stage("log"):
             k = config.evaluation.headline_k
@@ -155,6 +162,7 @@ def run_training(
             run_report.log_training_report(config, prepared, vectors, results, train_seconds=train_seconds,
                                            promoted=promoted, champion_value=champion_value, ranking=ranking)
         mlflow.log_metrics(stages.metrics())
+        work.done(_LOGGING, note="done")
     return TrainingResult(
         run_id=run.info.run_id,
         vectors=vectors,
@@ -217,7 +225,8 @@ def _selection_metric(config: PipelineConfig) -> str:
     return f"{config.selection.metric}_at_{config.evaluation.headline_k}"
 
 
-def _select(config: PipelineConfig, train_sequences: pl.DataFrame, say: Callable[[str], None]) -> Selection:
+def _select(config: PipelineConfig, train_sequences: pl.DataFrame, say: Callable[[str], None],
+            work: "_Work") -> Selection:
     """Resolve item2vec's configuration (automatic selection or data-adaptive rules), saying what happens."""
     k = config.evaluation.headline_k
     metric = _selection_metric(config)
@@ -225,6 +234,7 @@ def _select(config: PipelineConfig, train_sequences: pl.DataFrame, say: Callable
         say("choosing item2vec's configuration on a validation split")
 
     def report(candidate: Candidate) -> None:
+        work.done(candidate.cost, note=f"candidate {candidate.name}")
         scores = ", ".join(f"{relation} {value:.4f}" for relation, value in candidate.scores.items())
         flag = f"  [collapsed: {'; '.join(candidate.collapse.reasons)}]" if candidate.collapse.collapsed else ""
         say(f"  candidate {candidate.name} (epochs {candidate.config.epochs}, alpha {candidate.config.alpha:g}, "
@@ -237,6 +247,9 @@ def _select(config: PipelineConfig, train_sequences: pl.DataFrame, say: Callable
                f"alpha {chosen.alpha:g}, sample {chosen.sample:g}")
     if selection.chosen is not None:
         say(f"chose {selection.chosen.name}: {summary} (validation {metric} {selection.chosen.score:.4f})")
+        parts = selection.parts
+        say(f"  the selection took {selection.seconds:.1f} s, {selection.spent:.2f} final trainings of work "
+            f"(budget {parts.budget:.2f}); the candidates trained on {parts.fraction:.0%} of the training part")
     else:
         say(f"{selection.note}: {summary}")
     if selection.collapsed:
@@ -284,16 +297,48 @@ def _fit_cold_start(
     return cold_start
 
 
+_UNITS = 100
+"""Units of the progress bar per final training (it counts percent of one training)."""
+_RANKING, _EVALUATION, _LOGGING = 0.1, 0.15, 0.25
+"""The work of fitting the ranking stage, evaluating and logging, in final trainings (estimates)."""
+_AFTER_TRAINING = _RANKING + _EVALUATION + _LOGGING
+
+
+class _Work:
+    """One progress bar over the selection, the training, the ranking stage, the evaluation and the logging.
+
+    It counts work in final trainings (each candidate its cost, each epoch
+    its share, the stages after training their estimated share), so that
+    its remaining time is an estimate from the first candidate on.
+    """
+
+    def __init__(self, task: Task) -> None:
+        self._task = task
+        self._done = 0.0
+
+    def stage(self, label: str, *, note: str = "") -> None:
+        self._task.stage(label, note=note)
+
+    def done(self, trainings: float, *, note: str | None = None) -> None:
+        """Count ``trainings`` more final trainings of work done."""
+        self._done += trainings
+        self._task.advance(_UNITS * trainings, note=note)
+
+    def planned(self, left: float) -> None:
+        """``left`` final trainings of work remain (a better estimate than the first)."""
+        self._task.replan(_UNITS * (self._done + left))
+
+
 def _epoch_progress(
-    task: Task, on_epoch: Callable[[EpochReport], None] | None
+    work: _Work, epochs: int, on_epoch: Callable[[EpochReport], None] | None
 ) -> Callable[[EpochReport], None]:
-    """Advance the training bar by one epoch (words/s and loss after it), then call ``on_epoch``."""
+    """Advance the bar by one epoch's share of the training (words/s and loss after it), then call ``on_epoch``."""
 
     def report(epoch: EpochReport) -> None:
-        note = f"{epoch.words_per_second:,.0f} words/s"
+        note = f"epoch {epoch.epoch}/{epochs}, {epoch.words_per_second:,.0f} words/s"
         if not math.isnan(epoch.loss):
             note += f", loss {epoch.loss:.4g}"
-        task.advance(note=note)
+        work.done(1 / epochs, note=note)
         if on_epoch is not None:
             on_epoch(epoch)
 

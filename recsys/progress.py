@@ -20,6 +20,7 @@ from tqdm import tqdm
 __all__ = ["Progress", "Task"]
 
 _TICK_SECONDS = 0.5
+_PERCENT_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]"
 
 
 class Task:
@@ -33,6 +34,16 @@ class Task:
         if note is not None:
             self._bar.set_postfix_str(note, refresh=False)
         self._bar.update(steps)
+
+    def stage(self, label: str, *, note: str = "") -> None:
+        """Say which stage the bar is in now (its label) and what it is doing (the text after it)."""
+        self._bar.set_description_str(label, refresh=False)
+        self._bar.set_postfix_str(note)
+
+    def replan(self, total: float) -> None:
+        """Change the units the task will count (a better estimate of the work left)."""
+        self._bar.total = max(total, self._bar.n)
+        self._bar.refresh()
 
 
 class Progress:
@@ -51,7 +62,9 @@ class Progress:
         self._file = file
 
     @contextmanager
-    def task(self, description: str, *, total: float | None = None, unit: str = "it") -> Iterator[Task]:
+    def task(
+        self, description: str, *, total: float | None = None, unit: str = "it", percent: bool = False
+    ) -> Iterator[Task]:
         """A progress bar for the ``with`` block; the block advances the :class:`Task` it gets.
 
         Parameters
@@ -62,6 +75,9 @@ class Progress:
             Units the task will count (None: unknown).
         unit
             What is counted (``event``, ``epoch``...); counts from 10,000 on are scaled (10.0M).
+        percent
+            Show the share done and the time left instead of the counts (for
+            work measured in estimates rather than in things a person counts).
         """
         file = self._file or sys.stderr
         bar = tqdm(
@@ -72,6 +88,7 @@ class Progress:
             disable=self.quiet,
             file=file,
             dynamic_ncols=True,
+            bar_format=_PERCENT_FORMAT if percent else None,
         )
         done = threading.Event()
         ticker = threading.Thread(target=_tick, args=(bar, done), daemon=True)

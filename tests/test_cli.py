@@ -7,8 +7,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
+import mlflow
+import polars as pl
 import pytest
 from _net import free_port, wait_for_health
 
@@ -71,10 +74,25 @@ def test_train_with_data_flag_and_set(workdir: Path, mlflow_store: str, tmp_path
     assert "training" not in result.stderr and "reading" not in result.stderr
 
 
+def test_train_guesses_an_events_log_from_its_name(workdir: Path, mlflow_store: str, tmp_path: Path) -> None:
+    events = tmp_path / "clicks.parquet"
+    pl.DataFrame({
+        "user_id": [f"u{user}" for user in range(40) for _step in range(6)],
+        "item_id": [f"i{(user % 2) * 10 + (user + step) % 5}" for user in range(40) for step in range(6)],
+        "timestamp": [datetime(2024, 1, 1 + user % 20, 8, step) for user in range(40) for step in range(6)],
+    }).write_parquet(events)
+    result = _recsys("train", "--data", str(events), "--no-auto", "--set", "vector_size=8", "--set", "epochs=2",
+                     "--set", "tracking.registered_model=cli-guessed", "--quiet", cwd=workdir, store=mlflow_store)
+    assert result.returncode == 0, result.stderr
+    run = mlflow.get_run(result.stdout.strip().splitlines()[-1].removeprefix("run_id="))
+    assert run.data.params["data.format"] == "events" and run.data.params["data.name"] == "clicks"
+
+
 @pytest.mark.parametrize(
     ("content", "args", "message"),
     [
         (None, ["--data", "missing.txt"], "missing.txt: file not found"),
+        (b"PAR1\x15\x04", ["--data", "clicks.txt"], "clicks.txt: a Parquet file where text was expected"),
         (b"", ["--data", "empty.txt"], "empty"),
         (b"1 2\n3\n", ["--data", "short.txt", "--set", "split.test_fraction=0.5"], "only 1 sequence"),
         (b"1 2 3\n4 \xff 5\n", ["--data", "bad.txt"], "bad.txt:2"),

@@ -54,7 +54,7 @@ class Training:
 
     def wait_until_training(self, timeout: float = 240) -> None:
         deadline = time.monotonic() + timeout
-        while "training:" not in self.stderr:  # the epoch progress bar has started
+        while "train: " not in self.stderr:  # the progress bar is in the training stage
             assert self.process.poll() is None, f"exited early: {self.stderr}"
             assert time.monotonic() < deadline, f"training never started: {self.stderr}"
             time.sleep(0.05)

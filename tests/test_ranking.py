@@ -205,6 +205,9 @@ def test_ranked_method_answers_like_the_ranker_in_the_harness(
     ranker = ranking.ranker(inputs=vectors.vectors, outputs=vectors.context_vectors)
     rows, _ = ranker.rank([np.array([0])], ranking.blends["item"], 10)
     assert np.argsort(-scores[0], kind="stable")[:10].tolist() == rows[0].tolist()
+    # the harness asks for the top rows directly: the same as ranking the dense scores
+    assert methods[0].top_items(np.array([0]), 10).tolist() == [rows[0].tolist()]
+    assert plain.top_items(np.array([0]), 10) is None  # a method that has no shortcut scores the catalogue
 
 
 def test_the_default_variant_follows_the_stages_choice_per_kind(

@@ -13,6 +13,7 @@ from polars.testing import assert_frame_equal
 from recsys.data._schema import SEQUENCES_SCHEMA
 from recsys.data.datasets import read_metadata
 from recsys.data.readers import (
+    guess_format,
     read_events,
     read_metadata_csv,
     read_mpd,
@@ -400,3 +401,13 @@ class TestRealData:
         assert events["user_id"].n_unique() == 17_794
         assert events["item_id"].n_unique() == 2_933
         assert events["timestamp"].dt.year().unique().to_list() == [2014]
+
+
+def test_the_format_is_guessed_from_the_name_and_a_parquet_files_columns(tmp_path: Path) -> None:
+    sequences, events = tmp_path / "prepared.parquet", tmp_path / "clicks.pq"
+    pl.DataFrame({"sequence_id": ["s"], "items": [["a", "b"]]}).write_parquet(sequences)
+    pl.DataFrame({"user_id": ["u"], "item_id": ["a"], "timestamp": [datetime(2024, 1, 1)]}).write_parquet(events)
+    assert guess_format(sequences) == "sequences" and guess_format(events) == "events"
+    assert guess_format(tmp_path) == "sequences"  # a directory that `recsys prepare` wrote
+    assert [guess_format(tmp_path / name) for name in ("e.csv", "e.TSV", "mpd.slice.json", "lists.txt", "x")] == [
+        "events", "events", "mpd", "playlists", "playlists"]

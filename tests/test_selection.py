@@ -20,10 +20,12 @@ from recsys.selection import (
     choose_config,
     corpus_stats,
     resolve_defaults,
+    selection_parts,
     validation_split,
 )
 from recsys.selection._defaults import BASE_ALPHA, FORWARD_AMOUNT_FACTOR, MAX_ALPHA
-from recsys.selection._select import FORWARD_PAIR_COST, _best, training_cost
+from recsys.selection import _select
+from recsys.selection._select import FORWARD_PAIR_COST, MIN_BUDGET, _best, training_cost
 
 
 def _frame(rows: list[list[str]]) -> pl.DataFrame:
@@ -150,7 +152,10 @@ def test_selection_picks_the_forward_context_for_replayed_albums(replays: pl.Dat
     assert all(c.name.startswith("forward") for c in seen if c.name != "symmetric")
     windows = [c.config.window for c in seen]
     assert windows[0] == 5 and all(w in (5, 2, 1) for w in windows)
-    assert selection.seconds > 0 and 0 < selection.spent <= SelectionConfig().budget
+    # the replayed albums are small: the budget is the floor of pair updates, not 0.5 of a training
+    assert selection.parts is not None
+    assert selection.parts.budget == pytest.approx(max(0.5, MIN_BUDGET / selection.parts.final_cost))
+    assert selection.seconds > 0 and 0 < selection.spent <= selection.parts.budget
     assert selection.spent == pytest.approx(sum(c.cost for c in seen))
 
 
@@ -173,6 +178,25 @@ def test_the_budget_counts_training_work_so_choices_repeat(replays: pl.DataFrame
     again = choose_config(replays, config, SelectionConfig(budget=1.5))
     assert [c.name for c in first.candidates] == [c.name for c in again.candidates]
     assert first.config == again.config and first.spent <= 1.5
+
+
+def test_the_candidates_sample_fits_the_budget_and_the_item_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    sequences = generate_playlists(SynthConfig(n_playlists=600))[0]
+    stats = corpus_stats(sequences)
+    configs = [resolve_defaults(Item2VecConfig(context=c), stats) for c in ("forward", "symmetric")]
+    whole = selection_parts(sequences, configs, stats, SelectionConfig())
+    assert whole.fraction == 1.0 and whole.budget >= 0.5  # small data: the floor keeps it all
+    monkeypatch.setattr(_select, "MIN_BUDGET", 0.0)
+    for selection in (SelectionConfig(budget=0.25), SelectionConfig(max_sample_items=2_000)):
+        parts = selection_parts(sequences, configs, stats, selection)
+        fit, validation = validation_split(sequences, selection)
+        assert 0 < parts.fraction < 1 and parts.validation.equals(validation)
+        assert set(parts.sample["sequence_id"]) <= set(fit["sequence_id"])
+        assert parts.sample["sequence_id"].is_sorted()
+        spent = sum(training_cost(c, parts.sample_words) for c in configs) / parts.final_cost
+        assert spent <= selection.budget * 1.1  # a sample of sequences, not of items: about the budget
+        assert parts.sample_words <= selection.max_sample_items * 1.1
+    assert selection_parts(sequences, configs, stats, SelectionConfig(budget=0.0)).budget == 0.0
 
 
 def test_training_cost_follows_epochs_items_and_pairs() -> None:

@@ -122,6 +122,9 @@ def test_selection_is_logged_as_nested_candidate_runs(trained: TrainingResult) -
             (validation["validation/hr_at_10"] + validation["validation/ndcg_at_10"]) / 2)
     assert tags["selection.metric"] == "hr+ndcg_at_10"
     assert {"corpus/pairs_per_item", "corpus/successor_share", "selection/seconds"} <= set(metrics)
+    # what the candidates spent, against the budget they had, on which share of the training part
+    assert 0 < metrics["selection/trainings"] <= metrics["selection/budget_trainings"]
+    assert 0 < metrics["selection/sample_fraction"] <= 1
     assert tags["collapse"] == "false" and "selection.collapse" not in tags
 
 

@@ -79,11 +79,19 @@ class SelectionConfig(_Config):
     run, before the final training. False trains exactly the configuration
     given, its unset options filled by the data-adaptive rules."""
 
-    budget: float = Field(3.0, ge=0.0)
-    """Time the candidates may take, in multiples of one training on all the
-    training sequences (estimated from the slower of the two contexts). The
-    two contexts are always tried; the search on the learning rate only
-    within the budget."""
+    budget: float = Field(0.5, ge=0.0)
+    """What the candidates may cost together, in multiples of the final
+    training's estimated cost (the costlier of the two contexts on all the
+    training sequences, counted in pair updates so that a busy machine does
+    not change the choice). The candidates train on a sample of the
+    validation's training part sized to fit it: the two contexts always, the
+    search on the learning rate and the window while the budget lasts. Small
+    data gets at least :data:`recsys.selection.MIN_BUDGET` pair updates, a
+    few seconds, whatever the multiple."""
+
+    max_sample_items: int = Field(2_000_000, ge=1_000)
+    """The candidates train on at most this many items (plays) of the
+    validation's training part, however large the data."""
 
     validation_fraction: float = Field(0.1, gt=0.0, lt=1.0)
     """Share of the training sequences held out for validation (raised up to

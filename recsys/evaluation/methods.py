@@ -21,7 +21,7 @@ from recsys.config import NEXT_SESSION_DECAY, Item2VecConfig, Relation
 from recsys.errors import ConfigError
 from recsys.index import normalize_rows
 from recsys.item2vec import ItemVectors, train
-from recsys.ranking import Evidence, Ranker, Ranking, recency_weights
+from recsys.ranking import Blend, Evidence, Ranker, Ranking, recency_weights
 
 __all__ = [
     "Method", "EmbeddingMethod", "Item2VecMethod", "RankedMethod", "ScoreTable", "session_matrix", "recency_weights",
@@ -84,6 +84,20 @@ class Method(ABC):
         numpy.ndarray
             float32 scores of shape ``(n, len(item_ids_))``; higher is better.
         """
+
+    def top_items(self, query_rows: np.ndarray, depth: int) -> np.ndarray | None:
+        """The ``depth`` best rows for each query row, best first, the query itself never among them
+        (-1: fewer eligible), when the method finds them without scoring the whole catalogue.
+
+        The harness asks this first and scores the catalogue (:meth:`score`)
+        when it gets None, the default.
+        """
+        return None
+
+    def top_sessions(self, sessions: Sequence[np.ndarray], depth: int) -> np.ndarray | None:
+        """:meth:`top_items` for sessions: their own items never among the rows (None: use
+        :meth:`score_sessions`)."""
+        return None
 
     def score_sessions(self, sessions: Sequence[np.ndarray]) -> np.ndarray:
         """Score every catalogue item for each session (the items seen so far).
@@ -284,8 +298,11 @@ class RankedMethod(Method):
     def _ranked(self, kind: str) -> bool:
         return self.variant != "default" or self.ranking.default(kind) == "ranker"  # type: ignore[arg-type]
 
+    def _blend(self, kind: str) -> Blend:
+        return (self.ranking.evidence_blends if self.variant == "evidence" else self.ranking.blends)[kind]
+
     def _scores(self, sessions: Sequence[np.ndarray], kind: str) -> np.ndarray:
-        blend = (self.ranking.evidence_blends if self.variant == "evidence" else self.ranking.blends)[kind]
+        blend = self._blend(kind)
         source = "popularity" if self.variant == "evidence" else "vectors"
         candidates, values = self._ranker.scored(sessions, blend, self.ranking.candidates, source=source)
         scores = np.full((len(sessions), len(self.item_ids_)), -np.inf, dtype=np.float32)
@@ -293,6 +310,18 @@ class RankedMethod(Method):
         keep = candidates.ravel() >= 0
         scores[rows[keep], candidates.ravel()[keep]] = values.ravel()[keep]
         return scores
+
+    def _top(self, sessions: Sequence[np.ndarray], kind: str, depth: int) -> np.ndarray | None:
+        if not self._ranked(kind):
+            return None
+        source = "popularity" if self.variant == "evidence" else "vectors"
+        return self._ranker.rank(sessions, self._blend(kind), depth, source=source)[0]
+
+    def top_items(self, query_rows: np.ndarray, depth: int) -> np.ndarray | None:
+        return self._top([np.array([row]) for row in query_rows], "item", depth)
+
+    def top_sessions(self, sessions: Sequence[np.ndarray], depth: int) -> np.ndarray | None:
+        return self._top(sessions, "session", depth)
 
     def score(self, query_rows: np.ndarray) -> np.ndarray:
         if not self._ranked("item"):

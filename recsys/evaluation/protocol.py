@@ -83,14 +83,21 @@ def _top_items(
         lists = np.empty((queries.size, topk.shape[1]), dtype=np.int64)
         for start in range(0, queries.size, batch):
             chunk = queries[start : start + batch]
-            scores = method.score(chunk)
-            scores[np.arange(chunk.size), chunk] = -np.inf
-            lists[start : start + batch] = _ranked(scores, depth)
+            found = method.top_items(chunk, depth)
+            if found is None:
+                scores = method.score(chunk)
+                scores[np.arange(chunk.size), chunk] = -np.inf
+                found = _ranked(scores, depth)
+            lists[start : start + batch] = found
         topk[known] = lists[inverse.ravel()]
         return topk
     for start in range(0, known.size, batch):
         chunk = known[start : start + batch]
         sessions = [_known_rows(rows, cases.begin[i], cases.end[i]) for i in chunk]
+        found = method.top_sessions(sessions, depth) if exclude_seen else None
+        if found is not None:
+            topk[chunk] = found
+            continue
         scores = method.score_sessions(sessions)
         if exclude_seen:
             lengths = np.fromiter((s.size for s in sessions), dtype=np.int64, count=chunk.size)

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from recsys.ranking._evidence import Evidence, log_plays
 
-__all__ = ["SIGNALS", "EVIDENCE_SIGNALS", "SESSION_DECAY", "recency_weights", "context_signals", "padded_rows"]
+__all__ = ["SIGNALS", "EVIDENCE_SIGNALS", "SESSION_DECAY", "recency_weights", "context_signals", "gather", "padded_rows"]
 
 SIGNALS: tuple[str, ...] = ("vector", "after", "share", "after_earlier", "before", "popularity")
 """Every signal, in the order of the last axis of :func:`context_signals`."""
@@ -75,7 +75,7 @@ def padded_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _gather(matrix: sp.csr_matrix, candidates: np.ndarray) -> np.ndarray:
+def gather(matrix: sp.csr_matrix, candidates: np.ndarray) -> np.ndarray:
     """``matrix[i, candidates[i, j]]`` for every ``i, j`` (0 at padding), float64: a sparse gather."""
     if matrix.shape[0] * matrix.shape[1] <= _DENSE_GATHER:
         values = np.take_along_axis(matrix.toarray(), np.maximum(candidates, 0), axis=1)
@@ -126,7 +126,7 @@ def context_signals(
     signals = np.zeros((*candidates.shape, len(SIGNALS)), dtype=np.float64)
     if profiles is not None and outputs is not None:
         signals[..., 0] = np.einsum("bd,bcd->bc", profiles, outputs[safe], optimize=True)
-    after = _gather(evidence.successors[last], candidates)
+    after = gather(evidence.successors[last], candidates)
     signals[..., 1] = np.log1p(after)
     totals = evidence.totals[last].astype(np.float64)
     signals[..., 2] = np.divide(after, totals[:, None], out=np.zeros_like(after), where=totals[:, None] > 0)
@@ -134,8 +134,8 @@ def context_signals(
     if any(len(s) > 1 for s in sessions):
         earlier = recency_weights([s[:-1] if len(s) > 1 else s[:0] for s in sessions], n_items,
                                   decay=SESSION_DECAY, normalise=False) * SESSION_DECAY
-        signals[..., 3] = np.log1p(_gather(earlier @ evidence.successors, candidates))
-    signals[..., 4] = np.log1p(_gather(weights @ evidence.predecessors, candidates))
+        signals[..., 3] = np.log1p(gather(earlier @ evidence.successors, candidates))
+    signals[..., 4] = np.log1p(gather(weights @ evidence.predecessors, candidates))
     signals[..., 5] = log_plays(evidence.plays)[safe]
     signals[candidates < 0] = 0.0
     return signals

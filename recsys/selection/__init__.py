@@ -18,10 +18,13 @@ from recsys.selection._collapse import CollapseCheck, check_collapse
 from recsys.selection._defaults import resolve_defaults, training_amount
 from recsys.selection._ranking import RankingFit, fit_ranking, fit_ranking_stage, why_no_ranking
 from recsys.selection._select import (
+    MIN_BUDGET,
     MIN_SEQUENCES,
     Candidate,
     Selection,
+    SelectionParts,
     choose_config,
+    selection_parts,
     selection_score,
     training_cost,
     validation_split,
@@ -30,11 +33,13 @@ from recsys.selection._stats import CorpusStats, corpus_stats
 from recsys.selection._train import resolved_config, train_adaptive
 
 __all__ = [
+    "MIN_BUDGET",
     "MIN_SEQUENCES",
     "Candidate",
     "CollapseCheck",
     "CorpusStats",
     "Selection",
+    "SelectionParts",
     "check_collapse",
     "choose_config",
     "corpus_stats",
@@ -43,6 +48,7 @@ __all__ = [
     "RankingFit",
     "resolve_defaults",
     "resolved_config",
+    "selection_parts",
     "selection_score",
     "training_amount",
     "train_adaptive",

@@ -23,12 +23,13 @@ import numpy as np
 import polars as pl
 
 from recsys.config import RankingConfig, Relation, SelectionConfig, SelectionMetric
+from recsys.errors import ConfigError
 from recsys.evaluation.cases import EvaluationCases, build_cases
 from recsys.evaluation.methods import Item2VecMethod, RankedMethod
 from recsys.evaluation.protocol import evaluate_method
 from recsys.item2vec import ItemVectors, train
 from recsys.ranking import Blend, Evidence, QueryKind, Rank, Ranker, Ranking, fit_blend
-from recsys.selection._select import MIN_SEQUENCES, Selection, selection_score, validation_split
+from recsys.selection._select import MIN_SEQUENCES, Selection, selection_score
 
 __all__ = ["RankingFit", "fit_ranking", "fit_ranking_stage", "why_no_ranking"]
 
@@ -176,25 +177,32 @@ def fit_ranking_stage(
 ) -> RankingFit:
     """Fit the ranking stage of a training run on its selection's validation split.
 
-    The chosen candidate's vectors were trained on the validation's training
-    part with the final configuration: they are reused. Without them (no
-    automatic selection), :attr:`Selection.config` is trained on that part
-    once more.
+    The vectors and the evidence the weights are fitted with come from the
+    selection's sample of the validation's training part: the chosen
+    candidate's vectors are reused; without them (no automatic selection),
+    :attr:`Selection.config` is trained on that sample.
 
     Parameters
     ----------
     train_sequences
         All the training sequences (the test split is never seen here).
     selection
-        How the final configuration was chosen (:func:`choose_config`).
+        How the final configuration was chosen (:func:`choose_config`), with its split and sample.
     config, selection_config
-        The ranking options; the validation split, its seed and the metric.
+        The ranking options; the metric and seed of the selection.
     k
         Cut-off of the metric that chooses between the blend and the vectors.
+
+    Raises
+    ------
+    ConfigError
+        If the selection has no validation split (too few sequences, see :func:`why_no_ranking`).
     """
-    fit, validation = validation_split(train_sequences, selection_config)
+    parts = selection.parts
+    if parts is None:
+        raise ConfigError(f"no validation split to fit the ranking stage on: {selection.note}")
     chosen = selection.chosen
     reuse = chosen is not None and chosen.vectors is not None and chosen.config == selection.config
-    vectors = chosen.vectors if reuse else train(fit, selection.config)
-    return fit_ranking(vectors, fit, validation, config, relation=selection.config.relation or "next",
+    vectors = chosen.vectors if reuse else train(parts.sample, selection.config)
+    return fit_ranking(vectors, parts.sample, parts.validation, config, relation=selection.config.relation or "next",
                        metric=selection_config.metric, k=k, seed=selection_config.seed)

@@ -4,11 +4,15 @@ The data-adaptive rules give a good starting point, but which context wins
 (forward for strongly sequential data, symmetric for playlists and rating
 histories) and how much training the data wants are best measured. The
 training sequences are split once more (the test split never feeds the
-choice); every candidate trains on the first part and answers the next-item
-cases of the second under both relations, which share one training. The
-collapse guard removes degenerate candidates; the best remaining one, by
-the selection score (by default the mean of HR@10 and NDCG@10), is the
-configuration of the final training.
+choice); every candidate trains on a sample of the first part and answers
+the next-item cases of the second under both relations, which share one
+training. The sample is sized so that the candidates cost at most
+``selection.budget`` times the final training (:func:`selection_parts`):
+the same recipe on less data, whose winning options (context, relation,
+learning-rate multiple, window) carry over to the final training on all
+the data. The collapse guard removes degenerate candidates; the best
+remaining one, by the selection score (by default the mean of HR@10 and
+NDCG@10), is the configuration of the final training.
 """
 
 from __future__ import annotations
@@ -33,8 +37,8 @@ from recsys.selection._defaults import FORWARD_AMOUNT_FACTOR, MAX_ALPHA, resolve
 from recsys.selection._stats import CorpusStats, corpus_stats
 
 __all__ = [
-    "FORWARD_PAIR_COST", "Candidate", "Selection", "choose_config", "selection_score", "training_cost",
-    "validation_split",
+    "FORWARD_PAIR_COST", "MIN_BUDGET", "Candidate", "Selection", "SelectionParts", "choose_config",
+    "selection_parts", "selection_score", "training_cost", "validation_split",
 ]
 
 MIN_VALIDATION_WORDS = 2_000
@@ -49,6 +53,15 @@ the rules alone decide."""
 
 MAX_VALIDATION_SEQUENCES = 5_000
 """The validation part holds at most this many sequences."""
+
+MIN_BUDGET = 1.2e8
+"""Pair updates the candidates may always cost, whatever ``selection.budget``: about 15 s of
+gensim's symmetric training on two cores. On small data, where a multiple of a training of a
+few seconds would leave too little data to choose on, the candidates keep the whole training
+part and the search on the learning rate (it found the better rate on the sparse sessions,
+the replayed albums and 2k short sessions of the robustness benchmark); large data gets its
+multiple of the final training."""
+
 
 AMOUNT_STEPS = (2.0, 0.5)
 """The learning-rate multipliers the search tries first on the winning context:
@@ -100,9 +113,11 @@ class Selection:
     """Wall time of the selection."""
     spent: float = 0.0
     """What the candidates cost, in trainings of the costlier context on all
-    the training sequences (at most ``selection.budget``)."""
+    the training sequences (at most :attr:`SelectionParts.budget`)."""
     note: str = ""
     """Why the selection was skipped, if it was."""
+    parts: "SelectionParts | None" = field(default=None, compare=False, repr=False)
+    """The validation split and the candidates' sample (None: too few sequences to split)."""
 
     @property
     def collapsed(self) -> bool:
@@ -123,6 +138,53 @@ def validation_split(
     fraction = max(selection.validation_fraction, min(0.3, MIN_VALIDATION_WORDS / max(n_words, 1)))
     fraction = min(fraction, MAX_VALIDATION_SEQUENCES / max(train_sequences.height, 1))
     return train_validation_split(train_sequences, validation_fraction=fraction, seed=selection.seed)
+
+
+@dataclass(frozen=True, eq=False)
+class SelectionParts:
+    """The data the candidates train and are scored on, and what they may cost."""
+
+    sample: pl.DataFrame
+    """The candidates' training sequences: a seeded sample of the validation's training part."""
+    validation: pl.DataFrame
+    """The held-out validation sequences."""
+    fraction: float
+    """The share of the validation's training part in :attr:`sample`."""
+    budget: float
+    """What the candidates may cost, in final trainings (costlier context on all the sequences):
+    ``selection.budget``, raised to :data:`MIN_BUDGET` pair updates on small data; 0 when
+    ``selection.budget`` is 0 (the two contexts only, on a sample of :data:`MIN_BUDGET`)."""
+    final_cost: float
+    """The final training's estimated cost, in pair updates (:func:`training_cost`)."""
+
+    @property
+    def sample_words(self) -> int:
+        """Items in the sample."""
+        return int(self.sample["items"].list.len().sum())
+
+
+def selection_parts(
+    train_sequences: pl.DataFrame, configs: list[Item2VecConfig], stats: CorpusStats, selection: SelectionConfig
+) -> SelectionParts:
+    """Split off validation, and sample the rest so that the candidates fit the budget.
+
+    The sample is sized so that the candidates ``configs`` (the contexts,
+    whose choice matters most) cost at most ``selection.budget`` final
+    trainings (at least :data:`MIN_BUDGET` pair updates), and holds at most
+    ``selection.max_sample_items`` items; the search on the learning rate
+    and the window runs on the same sample while the budget lasts (on small
+    data, where :data:`MIN_BUDGET` leaves room for it).
+    """
+    fit, validation = validation_split(train_sequences, selection)
+    fit_words = max(int(fit["items"].list.len().sum()), 1)
+    final_cost = max(training_cost(c, stats.n_words) for c in configs)
+    allowed = max(selection.budget * final_cost, MIN_BUDGET)
+    planned = sum(training_cost(c, fit_words) for c in configs)
+    fraction = min(1.0, allowed / planned, selection.max_sample_items / fit_words)
+    sample = fit if fraction >= 1.0 else fit.sample(fraction=fraction, seed=selection.seed, shuffle=True).sort(
+        "sequence_id")
+    budget = allowed / final_cost if selection.budget > 0 else 0.0
+    return SelectionParts(sample, validation, min(fraction, 1.0), budget, final_cost)
 
 
 def _candidates(config: Item2VecConfig, stats: CorpusStats) -> list[tuple[str, Item2VecConfig]]:
@@ -307,13 +369,15 @@ def choose_config(
 
     Without ``selection.auto``, the options left unset are filled by the
     data-adaptive rules (:func:`resolve_defaults`). With it, the forward and
-    symmetric contexts (or the one set) are trained on a validation split
-    and scored under both relations (or the one set); the winning context
-    is tried with its learning rate doubled and halved (and a forward
-    winner with a narrower window) while the candidates' training work stays
-    within ``selection.budget`` trainings of the costlier context on all the
-    sequences (:func:`training_cost`); the best
-    candidate that passes the collapse guard wins.
+    symmetric contexts (or the one set) are trained on a sample of a
+    validation split's training part (:func:`selection_parts`) and scored
+    under both relations (or the one set); the winning context is tried
+    with its learning rate doubled and halved (and a forward winner with a
+    narrower window) while the candidates' training work stays within the
+    budget (``selection.budget`` final trainings, :func:`training_cost`);
+    the best candidate that passes the collapse guard wins. Either way the
+    result carries the split and the sample (:attr:`Selection.parts`), on
+    which the ranking stage is fitted.
 
     Parameters
     ----------
@@ -334,26 +398,27 @@ def choose_config(
     """
     started = time.perf_counter()
     stats = corpus_stats(train_sequences)
-    if not selection.auto:
-        return Selection(config=resolve_defaults(config, stats), stats=stats, note="automatic selection is off")
+    base_configs = _candidates(config, stats)
     if train_sequences.height < MIN_SEQUENCES:
         return Selection(
             config=resolve_defaults(config, stats), stats=stats,
             note=f"too few sequences ({train_sequences.height}, under {MIN_SEQUENCES}) for a validation split",
         )
-    fit, validation = validation_split(train_sequences, selection)
+    if not selection.auto:
+        resolved = resolve_defaults(config, stats)
+        parts = selection_parts(train_sequences, [resolved], stats, selection)
+        return Selection(config=resolved, stats=stats, note="automatic selection is off", parts=parts)
+    parts = selection_parts(train_sequences, [c for _name, c in base_configs], stats, selection)
     relations: tuple[Relation, ...] = (config.relation,) if config.relation else ("next", "similar")
-    validator = _Validator(fit, validation, selection, k, relations)
-    fit_words = int(fit["items"].list.len().sum())
-    base_configs = _candidates(config, stats)
-    one_training = max(training_cost(c, stats.n_words) for _name, c in base_configs)
+    validator = _Validator(parts.sample, parts.validation, selection, k, relations)
     candidates: list[Candidate] = []
 
     def cost(candidate_config: Item2VecConfig) -> float:
-        return training_cost(candidate_config, fit_words) / one_training
+        return training_cost(candidate_config, parts.sample_words) / parts.final_cost
 
     def run(name: str, candidate_config: Item2VecConfig) -> Candidate:
-        candidate = dataclasses.replace(validator.score(name, candidate_config, fit), cost=cost(candidate_config))
+        candidate = dataclasses.replace(validator.score(name, candidate_config, parts.sample),
+                                        cost=cost(candidate_config))
         candidates.append(candidate)
         best = _best(candidates)
         candidates[:] = [c if c is best or c.vectors is None else dataclasses.replace(c, vectors=None)
@@ -362,7 +427,7 @@ def choose_config(
             on_candidate(candidate)
         return candidate
 
-    trials = _Trials(run, cost, candidates, budget=selection.budget)
+    trials = _Trials(run, cost, candidates, budget=parts.budget)
     for name, candidate_config in base_configs:
         run(name, candidate_config)
     if config.alpha is None:
@@ -378,4 +443,5 @@ def choose_config(
         chosen=chosen,
         seconds=time.perf_counter() - started,
         spent=sum(c.cost for c in candidates),
+        parts=parts,
     )

@@ -15,7 +15,7 @@ the first problem it finds, with a fix.
 """
 
 from recsys.data.readers._events import read_events
-from recsys.data.readers._files import CSV_SEPARATORS, PARQUET_SUFFIXES, TimeUnit, check_file
+from recsys.data.readers._files import CSV_SEPARATORS, PARQUET_SUFFIXES, TimeUnit, check_file, guess_format
 from recsys.data.readers._metadata import read_metadata_csv, read_song_hash
 from recsys.data.readers._sequences import read_mpd, read_playlists, read_sequences, sequences_files
 
@@ -24,6 +24,7 @@ __all__ = [
     "PARQUET_SUFFIXES",
     "TimeUnit",
     "check_file",
+    "guess_format",
     "read_events",
     "read_metadata_csv",
     "read_mpd",

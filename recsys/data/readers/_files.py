@@ -10,9 +10,14 @@ import polars as pl
 
 from recsys.errors import DataError
 
-__all__ = ["CSV_SEPARATORS", "EMPTY_FIX", "PARQUET_SUFFIXES", "TimeUnit", "check_file", "drop_single_items", "read_utf8"]
+__all__ = [
+    "CSV_SEPARATORS", "EMPTY_FIX", "PARQUET_SUFFIXES", "TimeUnit", "check_file", "drop_single_items", "guess_format",
+    "read_utf8",
+]
 
 TimeUnit = Literal["auto", "s", "ms", "iso"]
+DataFormat = Literal["playlists", "events", "mpd", "sequences"]
+PARQUET_MAGIC = b"PAR1"
 
 UTF8_BOM = b"\xef\xbb\xbf"
 CSV_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
@@ -28,6 +33,24 @@ def check_file(path: Path) -> None:
         raise DataError("not a file", path=path, fix="pass the path of a file, not a directory")
 
 
+def guess_format(path: Path) -> DataFormat:
+    """The input format a file's name (and a Parquet file's columns) suggests.
+
+    A directory or Parquet with an ``items`` column is ``sequences`` (what
+    ``recsys prepare`` writes); other Parquet, CSV and TSV files are
+    ``events``; JSON is ``mpd``; anything else is ``playlists`` (one sequence
+    per line).
+    """
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        return "sequences"
+    if suffix in PARQUET_SUFFIXES:
+        return "sequences" if path.is_file() and "items" in pl.read_parquet_schema(path) else "events"
+    if suffix in (".csv", ".tsv"):
+        return "events"
+    return "mpd" if suffix == ".json" else "playlists"
+
+
 def read_utf8(path: Path) -> str:
     """Read ``path`` as UTF-8 text (an optional byte-order mark is ignored).
 
@@ -39,6 +62,12 @@ def read_utf8(path: Path) -> str:
     """
     check_file(path)
     data = path.read_bytes().removeprefix(UTF8_BOM)
+    if data.startswith(PARQUET_MAGIC):
+        raise DataError(
+            "a Parquet file where text was expected", path=path,
+            fix="pass --format events for an events log (user_id, item_id, timestamp) or --format sequences "
+                "for what `recsys prepare` wrote (data.format in a config)",
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
