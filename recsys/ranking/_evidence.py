@@ -148,6 +148,53 @@ class Evidence:
         return Evidence(grown, np.concatenate([self.totals, zeros]),
                         np.concatenate([self.plays, np.full(n_new, plays, dtype=np.float32)]), self.steps, self.depth)
 
+    def updated(self, sequences: pl.DataFrame, *, item_ids: Sequence[str], catalogue: Sequence[str]) -> "Evidence":
+        """This evidence moved to another catalogue, with the counts of ``sequences`` added.
+
+        An incremental update's evidence: what the model saw so far, and what
+        followed what in its new sequences, counted with the same ``steps``
+        and weights. Each row keeps its ``depth`` heaviest successors of the
+        sum (the old rows were already cut to ``depth``, so a successor that
+        had fallen off an old row counts from the new sequences only);
+        totals and plays add up exactly.
+
+        Parameters
+        ----------
+        sequences
+            The new sequences (the sequences contract).
+        item_ids
+            This evidence's catalogue, in row order.
+        catalogue
+            The catalogue of the result, in row order: every item of
+            ``item_ids`` (an item it lacks loses its counts) and the new ones.
+
+        Returns
+        -------
+        Evidence
+            Rows as ``catalogue``.
+        """
+        if len(item_ids) != len(self):
+            raise ValueError(f"{len(item_ids)} item ids for evidence over {len(self)} items")
+        position = {item: row for row, item in enumerate(catalogue)}
+        rows = np.fromiter((position.get(item, -1) for item in item_ids), dtype=np.int64, count=len(item_ids))
+        n = len(catalogue)
+        moved = self._moved(rows, n)
+        counted = Evidence.from_sequences(sequences, catalogue, steps=self.steps, depth=n)  # every successor
+        total = (moved + counted.successors).tocsr()
+        total.sum_duplicates()
+        keep = rows >= 0
+        totals, plays = counted.totals.copy(), counted.plays.copy()
+        totals[rows[keep]] += self.totals[keep]
+        plays[rows[keep]] += self.plays[keep]
+        return Evidence(_keep_heaviest(total, self.depth), totals, plays, self.steps, self.depth)
+
+    def _moved(self, rows: np.ndarray, n: int) -> sp.csr_matrix:
+        """The successor counts with row and column ``i`` moved to ``rows[i]`` (-1: dropped), ``n`` rows."""
+        coo = self.successors.tocoo()
+        source, target = rows[coo.row], rows[coo.col]
+        keep = (source >= 0) & (target >= 0)
+        return sp.csr_matrix((coo.data[keep], (source[keep], target[keep])), shape=(n, n), dtype=np.float32)
+
     @property
     def nbytes(self) -> int:
         """Bytes the saved evidence takes (its arrays)."""
