@@ -86,21 +86,34 @@ def data() -> None:
 @click.option("--format", "events_format", type=click.Choice(["parquet", "csv"]), default="parquet",
               show_default=True, help="File format of the events log.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Random seed.")
+@click.option("--new-items", type=click.FloatRange(min=0, max=1, max_open=True), default=0.0, show_default=True,
+              help="With --events: share of the items released during the log (never played before their "
+                   "release); also writes their metadata (genre, release time) to metadata.csv.")
 @_friendly_errors
 def data_synth(
-    out_dir: Path, n_playlists: int | None, n_events: int | None, events_format: str, seed: int | None
+    out_dir: Path, n_playlists: int | None, n_events: int | None, events_format: str, seed: int | None,
+    new_items: float,
 ) -> None:
     """Write the deterministic synthetic playlists with planted genres and artists,
     or with --events a synthetic events log to sessionize."""
     from recsys.data.synthetic import SynthConfig, write_synthetic
+    from recsys.errors import ConfigError
 
     if n_events is not None:
-        from recsys.data.synthetic_events import EventsSynthConfig, write_events
+        from recsys._atomic import staged_file
+        from recsys.data.synthetic_events import EventsSynthConfig, item_metadata, write_events
 
-        config = EventsSynthConfig(n_events=n_events, **({"seed": seed} if seed is not None else {}))
+        config = EventsSynthConfig(n_events=n_events, new_items=new_items,
+                                   **({"seed": seed} if seed is not None else {}))
         path = write_events(out_dir / f"events.{events_format}", config, format=events_format)  # type: ignore[arg-type]
         click.echo(f"wrote {path} ({n_events:,} events of {config.users:,} users)")
+        if new_items:
+            with staged_file(out_dir / "metadata.csv") as staging:
+                item_metadata(config).write_csv(staging)
+            click.echo(f"wrote {out_dir / 'metadata.csv'} (genre and release time of {config.n_items:,} items)")
         return
+    if new_items:
+        raise ConfigError("--new-items needs --events: the playlists have no time to release items in")
     options = {k: v for k, v in {"n_playlists": n_playlists, "seed": seed}.items() if v is not None}
     playlists, metadata = write_synthetic(out_dir, SynthConfig(**options))
     click.echo(f"wrote {playlists} and {metadata}")
