@@ -116,3 +116,24 @@ def test_synthetic_items_come_out_over_time() -> None:
     pairs = events.with_columns(pl.col("item_id").shift(-1).over("user_id").alias("next")).drop_nulls("next")
     same = np.mean([genre[a] == genre[b] for a, b in zip(pairs["item_id"].to_list(), pairs["next"].to_list())])
     assert same > 0.6
+
+
+def test_walks_on_the_evidence_follow_what_followed_what() -> None:
+    sequences = two_cluster_corpus(n_items_per_cluster=10, n_sequences=100, length=6)
+    ids = sorted(set(sequences["items"].explode().to_list()))
+    evidence = Evidence.from_sequences(sequences, ids)
+    walks = evidence.walks(np.array([8] * 300 + [1] * 10), seed=1)
+    assert len(walks) == 300 and all(walk.size == 8 for walk in walks)  # length 1 is no sequence
+    names = [[ids[row] for row in walk] for walk in walks]
+    assert all(len({name[0] for name in walk}) == 1 for walk in names)  # a walk never crosses clusters
+    successors = evidence.successors
+    for walk in walks:
+        for first, then in zip(walk, walk[1:]):
+            assert successors[first, then] > 0  # every step was observed
+    plays = np.zeros(len(ids), dtype=np.float32)
+    plays[ids.index("b3")] = 1.0  # every play on one item: every walk starts there
+    skewed = Evidence(evidence.successors, evidence.totals, plays, evidence.steps, evidence.depth)
+    assert {ids[walk[0]] for walk in skewed.walks(np.full(20, 3), seed=2)} == {"b3"}
+    # an item nothing followed ends a walk
+    dead_end = Evidence.from_sequences(pl.DataFrame({"sequence_id": ["s"], "items": [["x", "y"]]}), ["x", "y"])
+    assert [walk.tolist() for walk in dead_end.walks(np.array([5, 5]), seed=0)] in ([[0, 1]] * 2, [[0, 1]])

@@ -195,6 +195,49 @@ class Evidence:
         keep = (source >= 0) & (target >= 0)
         return sp.csr_matrix((coo.data[keep], (source[keep], target[keep])), shape=(n, n), dtype=np.float32)
 
+    def walks(self, lengths: np.ndarray, *, seed: int = 0) -> list[np.ndarray]:
+        """Sequences of rows drawn from the evidence: a stand-in for sequences it was counted on.
+
+        Walk ``i`` starts at an item drawn by its plays and steps to a
+        successor drawn by its weight in :attr:`successors` (what followed the
+        item within ``steps``, nearer successors weighing more), for up to
+        ``lengths[i]`` items; a walk stops early at an item nothing followed.
+        Walks shorter than 2 items are left out.
+
+        Parameters
+        ----------
+        lengths
+            The longest each walk may be.
+        seed
+            Seed of the draws.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            int64 rows of each walk.
+        """
+        rng = np.random.default_rng(seed)
+        n_walks = len(lengths)
+        if n_walks == 0 or self.successors.nnz == 0 or self.plays.sum() <= 0:
+            return []
+        indptr, indices = self.successors.indptr, self.successors.indices
+        cumulative = np.cumsum(self.successors.data, dtype=np.float64)
+        before = np.where(indptr[:-1] > 0, cumulative[np.maximum(indptr[:-1] - 1, 0)], 0.0)
+        totals = np.where(indptr[1:] > indptr[:-1], cumulative[np.maximum(indptr[1:] - 1, 0)], 0.0) - before
+        plays = self.plays.astype(np.float64)
+        steps = np.full((n_walks, int(max(lengths))), -1, dtype=np.int64)
+        steps[:, 0] = rng.choice(len(self), size=n_walks, p=plays / plays.sum())
+        for step in range(1, steps.shape[1]):
+            current = steps[:, step - 1]
+            going = (current >= 0) & (step < lengths)
+            going[going] = totals[current[going]] > 0
+            rows = current[going]
+            drawn = before[rows] + rng.random(rows.size) * totals[rows]
+            place = np.clip(np.searchsorted(cumulative, drawn, side="right"), indptr[rows], indptr[rows + 1] - 1)
+            steps[going, step] = indices[place]
+        walks = [row[row >= 0] for row in steps]
+        return [walk for walk in walks if walk.size >= 2]
+
     @property
     def nbytes(self) -> int:
         """Bytes the saved evidence takes (its arrays)."""
