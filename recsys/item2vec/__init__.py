@@ -15,7 +15,13 @@ package, by :func:`recsys.train` and the automatic selection
 """
 
 from recsys.item2vec._continue import continue_training, occurrences
-from recsys.item2vec._forward import distance_weights, keep_probabilities, negative_table, train_forward
+from recsys.item2vec._forward import (
+    distance_weights,
+    initial_vectors,
+    keep_probabilities,
+    negative_table,
+    train_forward,
+)
 from recsys.item2vec._gensim import CORPUS_FILE_MIN_WORDS, corpus_mode, effective_workers
 from recsys.item2vec._train import ADAPTIVE_OPTIONS, train, unresolved_options
 from recsys.item2vec._vectors import EpochReport, ItemVectors
@@ -29,6 +35,7 @@ __all__ = [
     "corpus_mode",
     "distance_weights",
     "effective_workers",
+    "initial_vectors",
     "keep_probabilities",
     "negative_table",
     "occurrences",
