@@ -463,14 +463,12 @@ def add_items_command(model_uri: str, metadata_path: Path, metadata_format: str,
               help="The new data (read like the model's training data unless --format or --set say otherwise).")
 @click.option("--format", "data_format", type=click.Choice(["playlists", "events", "mpd", "sequences"]),
               default=None, help="Format of the new data (default: the model's training data's).")
-@click.option("--metadata", "metadata_path", type=click.Path(path_type=Path), default=None,
-              help="Metadata of the new items (the model keeps its own).")
-@click.option("--test-data", "test_path", type=click.Path(path_type=Path), default=None,
+@click.option("--metadata", "metadata_path", type=click.Path(path_type=Path), help="Metadata of the new items.")
+@click.option("--test-data", "test_path", type=click.Path(path_type=Path),
               help="Held-out sequences in a file of their own (default: the model's split of --data).")
-@click.option("--old-data", "old_path", type=click.Path(path_type=Path), default=None,
+@click.option("--old-data", "old_path", type=click.Path(path_type=Path),
               help="Old sequences, read like --data: replayed with the new ones (update.old_data).")
-@click.option("--compare-full", is_flag=True,
-              help="Also retrain from scratch on --old-data and the new data, scored on the same cases.")
+@click.option("--compare-full", is_flag=True, help="Also retrain from scratch on --old-data and the new data.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="An option: update.replay_fraction=0.5, update.alpha_scale=0.25, split.test_fraction=0.2 ...")
 @click.option("--quiet", is_flag=True, help="No progress output.")
@@ -478,53 +476,19 @@ def add_items_command(model_uri: str, metadata_path: Path, metadata_format: str,
 def update_command(model_uri: str, data_path: Path, data_format: str | None, metadata_path: Path | None,
                    test_path: Path | None, old_path: Path | None, compare_full: bool, overrides: tuple[str, ...],
                    quiet: bool) -> None:
-    """Continue a model's training on new data and register the result as a new model version.
-
-    The model's configuration is kept; new items get trained vectors, or vectors
-    from their metadata when they are rare. The update and the model it updates
-    are scored on the same held-out cases of the new data, and the update takes
-    the model's aliases (champion) only if it is at least as good. The last line
-    printed is run_id=<MLflow run id>.
-    """
-    import re
-
+    """Continue a model's training on new data and register it as a new version, which takes the model's
+    aliases (champion) only if it is at least as good on the same held-out cases. The last line printed is
+    run_id=<MLflow run id>."""
     from recsys.config import UpdateConfig
     from recsys.progress import Progress
-    from recsys.resources import StageTimer
     from recsys.updating import update
 
-    options: dict[str, Any] = {"compare_full": True} if compare_full else {}
-    if old_path is not None:
-        options["old_data"] = old_path
-    config = UpdateConfig(**options)
-
-    def on_stage(message: str) -> None:
-        if not quiet:
-            click.echo(message, err=True)
-
+    config = UpdateConfig(compare_full=compare_full, **({"old_data": old_path} if old_path else {}))
     result = update(model_uri, data_path, config=config, data_format=data_format, metadata=metadata_path,
-                    test_data=test_path, overrides=overrides, on_stage=on_stage, progress=Progress(quiet=quiet))
-    new = result.new_items
-    click.echo(f"new items: {len(new.trained):,} trained, {len(new.cold):,} from metadata, "
-               f"{len(new.left_out):,} left out; {result.n_replayed:,} old sequences replayed ({result.replay}); "
-               f"training took {result.train_seconds:.1f} s")
-    scores = {r.method: r for r in result.results}
-    for method, label in (("item2vec", "update"), ("previous", "previous model"), ("full-retrain", "full retrain")):
-        if method in scores:
-            metrics = scores[method].metrics
-            shown = "  ".join(f"{n} {v:.4f}" for n, v in metrics.items() if re.fullmatch(r"(hr|ndcg)_at_\d+", n))
-            click.echo(f"{label:<15} {shown}  ({scores[method].n_pairs:,} held-out cases)")
-    chain = result.chain_drift
-    click.echo(f"drift: mean cosine {result.drift.mean_cosine:.3f}, top-10 kept {result.drift.top10_overlap:.0%}"
-               + (f"; since the last full training {chain.mean_cosine:.3f}, {chain.top10_overlap:.0%}" if chain else "")
-               + f" (update {result.lineage.chain} of the chain)")
-    note = ""
-    if result.registered_model:
-        note = f" (registered as {result.registered_model} version {result.version}"
-        note += (", alias " + ", ".join(result.aliases) if result.aliases else
-                 ", the previous model keeps its aliases" if not result.promoted else "") + ")"
-    click.echo(f"model: {result.model_uri}{note}")
-    click.echo(f"stages: {StageTimer.from_records(result.stages).summary()}")
+                    test_data=test_path, overrides=overrides, progress=Progress(quiet=quiet),
+                    on_stage=None if quiet else lambda message: click.echo(message, err=True))
+    for line in result.summary():
+        click.echo(line)
     click.echo(f"run_id={result.run_id}")
 
 

@@ -9,7 +9,6 @@ The default store is SQLite at ``mlruns/mlflow.db`` with artifacts under
 
 from __future__ import annotations
 
-import ast
 import math
 import re
 import subprocess
@@ -17,7 +16,6 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,6 @@ import pandas as pd
 import polars as pl
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
-from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from recsys.coldstart import ColdStart
 from recsys.config import Item2VecConfig, PipelineConfig
@@ -46,8 +43,10 @@ from recsys.model_store import (
     VECTORS_ARTIFACT,
     artifact_root,
     default_tracking_uri,
+    ModelSource,
     latest_version,
     local_model_dir,
+    model_source,
     registered_version,
     use_tracking_uri,
 )
@@ -66,7 +65,6 @@ __all__ = [
     "experiment_id",
     "file_digest",
     "log_config",
-    "logged_config",
     "ModelSource",
     "model_source",
     "log_dataset",
@@ -179,87 +177,6 @@ def _flatten(config: PipelineConfig, *, exclude: tuple[str, ...] = ()) -> dict[s
             name = key if section == "item2vec" else f"{section}.{key}"
             params[name] = "None" if value is None else value
     return params
-
-
-def _param_value(text: str, annotation: Any) -> Any:
-    """A logged param back as a config value: the text itself where the field takes it (numbers, booleans,
-    names, paths), else the Python literal it spells (``None``, ``[10, 20]``, ``{'title': 'text'}``)."""
-    if text == "None":
-        return None
-    try:
-        TypeAdapter(annotation).validate_python(text)
-        return text
-    except ValidationError:
-        pass
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
-def logged_config(params: Mapping[str, str], *, exclude: tuple[str, ...] = ("item2vec",)) -> dict[str, dict[str, Any]]:
-    """The pipeline config a run logged (:func:`log_config`), read back from its params as raw sections.
-
-    Every section of :class:`~recsys.config.PipelineConfig` but ``exclude``,
-    each with the options the run logged (options it did not log, say from
-    a run older than the option, are left to their defaults).
-
-    Parameters
-    ----------
-    params
-        The run's params (``run.data.params``).
-    exclude
-        Sections not to read (``item2vec``: its options are bare params, and
-        a saved model carries its own).
-
-    Returns
-    -------
-    dict
-        ``{section: {option: value}}``, for :func:`recsys.config.validate_config`.
-    """
-    raw: dict[str, dict[str, Any]] = {}
-    for section, field in PipelineConfig.model_fields.items():
-        model = field.annotation
-        if section in exclude or not (isinstance(model, type) and issubclass(model, BaseModel)):
-            continue
-        raw[section] = {
-            name: _param_value(params[f"{section}.{name}"], option.annotation)
-            for name, option in model.model_fields.items() if f"{section}.{name}" in params
-        }
-    return raw
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """The run and registry version behind a model location."""
-
-    run_id: str | None
-    """The run that logged the model (None for a local directory)."""
-    registered_model: str | None
-    version: str | None
-    """The registered version: the one a ``models:/`` URI points at now, or the latest of the run's."""
-    aliases: tuple[str, ...]
-    """The aliases that version holds."""
-
-
-_RUN_URI = re.compile(r"^(?:runs:/)?([0-9a-f]{32})(?:/.*)?$")
-
-
-def model_source(uri: str) -> ModelSource:
-    """The run, registered name, version and aliases behind a model location (a ``models:/`` URI, a run id,
-    ``runs:/<id>/model``; a directory has none)."""
-    if uri.startswith("models:/"):
-        version = registered_version(uri)
-        return ModelSource(version.run_id, version.name, version.version, tuple(version.aliases))
-    match = _RUN_URI.match(uri)
-    if match is None:
-        return ModelSource(None, None, None, ())
-    run_id = match.group(1)
-    versions = mlflow.MlflowClient().search_model_versions(f"run_id='{run_id}'")
-    if not versions:
-        return ModelSource(run_id, None, None, ())
-    version = latest_version(versions)
-    return ModelSource(run_id, version.name, version.version, tuple(version.aliases))
 
 
 def log_config(config: PipelineConfig, *, exclude: tuple[str, ...] = ()) -> None:

@@ -12,7 +12,14 @@ from recsys.config._coldstart import ColdStartConfig, MetadataRole
 from recsys.config._data import DataConfig, SessionConfig, SplitConfig
 from recsys.config._evaluation import EvaluationConfig, SelectionConfig, SelectionMetric
 from recsys.config._item2vec import Item2VecConfig
-from recsys.config._pipeline import PipelineConfig, apply_overrides, load_pipeline_config, read_toml, validate_config
+from recsys.config._pipeline import (
+    PipelineConfig,
+    apply_overrides,
+    load_pipeline_config,
+    logged_config,
+    read_toml,
+    validate_config,
+)
 from recsys.config._ranking import RankingConfig
 from recsys.config._sweep import TUNABLE, SweepConfig
 from recsys.config._tracking import TrackingConfig
@@ -40,6 +47,7 @@ __all__ = [
     "UpdateConfig",
     "apply_overrides",
     "load_pipeline_config",
+    "logged_config",
     "read_toml",
     "validate_config",
 ]

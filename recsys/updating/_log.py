@@ -3,6 +3,7 @@ of the model it updates when it is at least as good."""
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,6 +63,29 @@ class UpdateResult:
     replay: str
     """Where they came from: ``data``, ``evidence`` or ``none``."""
     stages: tuple[StageRecord, ...]
+
+    def summary(self) -> list[str]:
+        """What ``recsys update`` prints: new items, scores, drift, the registered version, the stages."""
+        new = self.new_items
+        lines = [f"new items: {len(new.trained):,} trained, {len(new.cold):,} from metadata, {len(new.left_out):,} "
+                 f"left out; {self.n_replayed:,} old sequences replayed ({self.replay}); "
+                 f"training took {self.train_seconds:.1f} s"]
+        scores = {r.method: r for r in self.results}
+        for method, label in (("item2vec", "update"), ("previous", "previous model"), ("full-retrain", "full retrain")):
+            if method in scores:
+                shown = "  ".join(f"{name} {value:.4f}" for name, value in scores[method].metrics.items()
+                                  if re.fullmatch(r"(hr|ndcg)_at_\d+", name))
+                lines.append(f"{label:<15} {shown}  ({scores[method].n_pairs:,} held-out cases)")
+        chain = self.chain_drift
+        lines.append(f"drift: mean cosine {self.drift.mean_cosine:.3f}, top-10 kept {self.drift.top10_overlap:.0%}"
+                     + (f"; since the last full training {chain.mean_cosine:.3f}, {chain.top10_overlap:.0%}"
+                        if chain else "") + f" (update {self.lineage.chain} of the chain)")
+        note = ""
+        if self.registered_model:
+            note = f" (registered as {self.registered_model} version {self.version}"
+            note += (", alias " + ", ".join(self.aliases) if self.aliases else
+                     ", the previous model keeps its aliases" if not self.promoted else "") + ")"
+        return [*lines, f"model: {self.model_uri}{note}", f"stages: {StageTimer.from_records(self.stages).summary()}"]
 
 
 # ------------------------------------------------------------------------------ logging

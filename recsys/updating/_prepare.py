@@ -12,10 +12,16 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from recsys import tracking
 from recsys.coldstart import ColdStart, MetadataMapper
 from recsys.coldstart.features import empty_rows
-from recsys.config import ColdStartConfig, PipelineConfig, UpdateConfig, apply_overrides, validate_config
+from recsys.config import (
+    ColdStartConfig,
+    PipelineConfig,
+    UpdateConfig,
+    apply_overrides,
+    logged_config,
+    validate_config,
+)
 from recsys.data.load import PreparedData
 from recsys.errors import ConfigError, DataError
 from recsys.item2vec import ItemVectors, initial_vectors
@@ -68,7 +74,7 @@ def update_configs(parent: Any | None, data: str | Path, *, data_format: str | N
         else:
             rest.append(override)
     update_config = validate_config(UpdateConfig, update_options, source="update options")
-    raw = tracking.logged_config(parent.data.params) if parent is not None else {}
+    raw = logged_config(parent.data.params) if parent is not None else {}
     data_options = {k: v for k, v in raw.get("data", {}).items() if k not in _NOT_INHERITED}
     data_options.update({"path": str(data), "min_item_count": 1})  # an item the model knows is never pruned
     if parent is None or "name" not in data_options:
