@@ -1,4 +1,4 @@
-"""Directories written beside their final place and renamed into it: never half-written."""
+"""Directories and files written beside their final place and renamed into it: never half-written."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["staged_directory"]
+__all__ = ["staged_directory", "staged_file"]
 
 
 @contextmanager
@@ -50,3 +50,18 @@ def staged_directory(target: Path, *, hidden: bool = True, create: bool = True) 
             os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextmanager
+def staged_file(target: Path) -> Iterator[Path]:
+    """Yield a path beside ``target`` to write; when the block succeeds it replaces ``target``.
+
+    If the block fails, the staged file is removed and ``target`` is left as it was.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        yield staging
+        os.replace(staging, target)
+    finally:
+        staging.unlink(missing_ok=True)

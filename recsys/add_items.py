@@ -10,7 +10,6 @@ version it was made from (adding items to ``champion`` gives a new
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +25,6 @@ from recsys.store import store_lock, tracked_run
 
 __all__ = ["AddItemsResult", "add_items"]
 
-_RUN_URI = re.compile(r"^(?:runs:/)?([0-9a-f]{32})(?:/.*)?$")
 _COPIED_TAGS = ("dataset", "dataset.digest", "dataset.path", "default_relation", "method", "git_commit")
 """Tags of the base run copied to the new one (the registry's champion check compares them)."""
 MetadataFormat = Literal["auto", "song_hash", "csv", "yes", "movielens"]
@@ -52,30 +50,6 @@ class AddItemsResult:
     """The registered version of the new model."""
     aliases: tuple[str, ...]
     """Aliases the new version took over from the base version (or was given)."""
-
-
-@dataclass(frozen=True)
-class _Base:
-    run_id: str | None
-    registered_model: str | None
-    version: str | None
-    aliases: tuple[str, ...]
-
-
-def _base(uri: str) -> _Base:
-    """The run, registered name, version and aliases behind a model location."""
-    if uri.startswith("models:/"):
-        version = tracking.registered_version(uri)
-        return _Base(version.run_id, version.name, version.version, tuple(version.aliases))
-    match = _RUN_URI.match(uri)
-    if match is None:
-        return _Base(None, None, None, ())
-    run_id = match.group(1)
-    versions = mlflow.MlflowClient().search_model_versions(f"run_id='{run_id}'")
-    if not versions:
-        return _Base(run_id, None, None, ())
-    version = tracking.latest_version(versions)
-    return _Base(run_id, version.name, version.version, tuple(version.aliases))
 
 
 def _copy_base_run(base: Any) -> None:
@@ -137,7 +111,7 @@ def add_items(
     metadata = read_metadata(metadata_path, format=metadata_format, id_column=id_column)
     updated = recommender.add_items(metadata, source=metadata_path)  # every check before anything is logged
     added = updated.cold_item_ids[len(recommender.cold_item_ids):]
-    base = _base(model_uri)
+    base = tracking.model_source(model_uri)
     name = registered_model or base.registered_model or "item2vec"
     client = mlflow.MlflowClient()
     base_run = client.get_run(base.run_id) if base.run_id else None

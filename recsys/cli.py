@@ -86,21 +86,34 @@ def data() -> None:
 @click.option("--format", "events_format", type=click.Choice(["parquet", "csv"]), default="parquet",
               show_default=True, help="File format of the events log.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Random seed.")
+@click.option("--new-items", type=click.FloatRange(min=0, max=1, max_open=True), default=0.0, show_default=True,
+              help="With --events: share of the items released during the log (never played before their "
+                   "release); also writes their metadata (genre, release time) to metadata.csv.")
 @_friendly_errors
 def data_synth(
-    out_dir: Path, n_playlists: int | None, n_events: int | None, events_format: str, seed: int | None
+    out_dir: Path, n_playlists: int | None, n_events: int | None, events_format: str, seed: int | None,
+    new_items: float,
 ) -> None:
     """Write the deterministic synthetic playlists with planted genres and artists,
     or with --events a synthetic events log to sessionize."""
     from recsys.data.synthetic import SynthConfig, write_synthetic
+    from recsys.errors import ConfigError
 
     if n_events is not None:
-        from recsys.data.synthetic_events import EventsSynthConfig, write_events
+        from recsys._atomic import staged_file
+        from recsys.data.synthetic_events import EventsSynthConfig, item_metadata, write_events
 
-        config = EventsSynthConfig(n_events=n_events, **({"seed": seed} if seed is not None else {}))
+        config = EventsSynthConfig(n_events=n_events, new_items=new_items,
+                                   **({"seed": seed} if seed is not None else {}))
         path = write_events(out_dir / f"events.{events_format}", config, format=events_format)  # type: ignore[arg-type]
         click.echo(f"wrote {path} ({n_events:,} events of {config.users:,} users)")
+        if new_items:
+            with staged_file(out_dir / "metadata.csv") as staging:
+                item_metadata(config).write_csv(staging)
+            click.echo(f"wrote {out_dir / 'metadata.csv'} (genre and release time of {config.n_items:,} items)")
         return
+    if new_items:
+        raise ConfigError("--new-items needs --events: the playlists have no time to release items in")
     options = {k: v for k, v in {"n_playlists": n_playlists, "seed": seed}.items() if v is not None}
     playlists, metadata = write_synthetic(out_dir, SynthConfig(**options))
     click.echo(f"wrote {playlists} and {metadata}")
@@ -444,6 +457,43 @@ def add_items_command(model_uri: str, metadata_path: Path, metadata_format: str,
     click.echo(f"model: {result.model_uri}{note}")
     if result.base_run_id:
         click.echo(f"based on run {result.base_run_id}")
+    click.echo(f"run_id={result.run_id}")
+
+
+# ------------------------------------------------------------------- update
+@main.command("update")
+@click.option("--model", "model_uri", default="models:/item2vec@champion", show_default=True,
+              help="The model to update: models:/ URI, run id, runs:/ URI or directory.")
+@click.option("--data", "data_path", type=click.Path(path_type=Path), required=True,
+              help="The new data (read like the model's training data unless --format or --set say otherwise).")
+@click.option("--format", "data_format", type=click.Choice(["playlists", "events", "mpd", "sequences"]),
+              default=None, help="Format of the new data (default: the model's training data's).")
+@click.option("--metadata", "metadata_path", type=click.Path(path_type=Path), help="Metadata of the new items.")
+@click.option("--test-data", "test_path", type=click.Path(path_type=Path),
+              help="Held-out sequences in a file of their own (default: the model's split of --data).")
+@click.option("--old-data", "old_path", type=click.Path(path_type=Path),
+              help="Old sequences, read like --data: replayed with the new ones (update.old_data).")
+@click.option("--compare-full", is_flag=True, help="Also retrain from scratch on --old-data and the new data.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="An option: update.replay_fraction=0.5, update.alpha_scale=0.25, split.test_fraction=0.2 ...")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@_friendly_errors
+def update_command(model_uri: str, data_path: Path, data_format: str | None, metadata_path: Path | None,
+                   test_path: Path | None, old_path: Path | None, compare_full: bool, overrides: tuple[str, ...],
+                   quiet: bool) -> None:
+    """Continue a model's training on new data and register it as a new version, which takes the model's
+    aliases (champion) only if it is at least as good on the same held-out cases. The last line printed is
+    run_id=<MLflow run id>."""
+    from recsys.config import UpdateConfig
+    from recsys.progress import Progress
+    from recsys.updating import update
+
+    config = UpdateConfig(compare_full=compare_full, **({"old_data": old_path} if old_path else {}))
+    result = update(model_uri, data_path, config=config, data_format=data_format, metadata=metadata_path,
+                    test_data=test_path, overrides=overrides, progress=Progress(quiet=quiet),
+                    on_stage=None if quiet else lambda message: click.echo(message, err=True))
+    for line in result.summary():
+        click.echo(line)
     click.echo(f"run_id={result.run_id}")
 
 

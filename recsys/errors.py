@@ -22,6 +22,7 @@ __all__ = [
     "StoredStructureWarning",
     "TrainingDivergedError",
     "CollapseWarning",
+    "DriftWarning",
     "first_line",
 ]
 
@@ -179,6 +180,11 @@ class CollapseWarning(UserWarning):
     Raised as a warning (training still finishes, and the run is tagged
     ``collapse``) by the collapse guard of :mod:`recsys.selection`.
     """
+
+
+class DriftWarning(UserWarning):
+    """A chain of incremental updates has moved a model's vectors far from its last full training
+    (see :attr:`recsys.config.UpdateConfig.drift_warning`): a full retrain is due."""
 
 
 def first_line(error: BaseException) -> str:

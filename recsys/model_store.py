@@ -34,6 +34,7 @@ __all__ = [
     "METADATA_ARTIFACT",
     "MODEL_NAME",
     "ModelFiles",
+    "ModelSource",
     "RANKING_ARTIFACT",
     "VECTORS_ARTIFACT",
     "artifact_root",
@@ -41,6 +42,7 @@ __all__ = [
     "latest_version",
     "local_model_dir",
     "model_files",
+    "model_source",
     "registered_version",
     "use_tracking_uri",
 ]
@@ -210,3 +212,36 @@ def local_model_dir(uri: str) -> Path:
         raise ModelLoadError(
             f"{uri}: cannot load model from {mlflow.get_tracking_uri()}: {first_line(error)}"
         ) from None
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """The run and registry version behind a model location."""
+
+    run_id: str | None
+    """The run that logged the model (None for a local directory)."""
+    registered_model: str | None
+    version: str | None
+    """The registered version: the one a ``models:/`` URI points at now, or the latest of the run's."""
+    aliases: tuple[str, ...]
+    """The aliases that version holds."""
+
+
+_RUN_URI = re.compile(r"^(?:runs:/)?([0-9a-f]{32})(?:/.*)?$")
+
+
+def model_source(uri: str) -> ModelSource:
+    """The run, registered name, version and aliases behind a model location (a ``models:/`` URI, a run id,
+    ``runs:/<id>/model``; a directory has none)."""
+    if uri.startswith("models:/"):
+        version = registered_version(uri)
+        return ModelSource(version.run_id, version.name, version.version, tuple(version.aliases))
+    match = _RUN_URI.match(uri)
+    if match is None:
+        return ModelSource(None, None, None, ())
+    run_id = match.group(1)
+    versions = mlflow.MlflowClient().search_model_versions(f"run_id='{run_id}'")
+    if not versions:
+        return ModelSource(run_id, None, None, ())
+    version = latest_version(versions)
+    return ModelSource(run_id, version.name, version.version, tuple(version.aliases))

@@ -15,6 +15,7 @@ from recsys.data.synthetic import SynthConfig, generate_playlists, write_synthet
 from recsys.tuning import SweepConfig, SweepResult, run_sweep
 
 from _postgres import PostgresServer, postgres_bin, start_postgres
+from _updates import Chain, make_chain
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
@@ -92,3 +93,9 @@ def sweep_result(mlflow_store: str, synthetic_files: tuple[Path, Path]) -> Sweep
     )
     sweep = SweepConfig(trials=4, budget_minutes=5, space=SWEEP_SPACE, sample_fraction=0.5, parallel=2, seed=3)
     return run_sweep(pipeline, sweep)
+
+
+@pytest.fixture(scope="session")
+def update_chain(mlflow_store: str, tmp_path_factory: pytest.TempPathFactory) -> Chain:
+    """A model trained on synthetic playlists without two artists, then updated three days in a row."""
+    return make_chain(tmp_path_factory.mktemp("update-chain"))

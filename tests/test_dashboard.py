@@ -106,6 +106,13 @@ def _screenshot(page, name: str) -> None:
         page.screenshot(path=str(Path(folder) / name))
 
 
+def _close_assistant(page) -> None:
+    """Close the assistant panel MLflow opens on a first visit, so that screenshots show the page."""
+    close = page.locator("button[data-component-id='mlflow.assistant.chat_panel.close']")
+    if close.count() and close.first.is_visible():
+        close.first.click()
+
+
 def _experiment_id(name: str) -> str:
     return mlflow.MlflowClient().get_experiment_by_name(name).experiment_id
 
@@ -298,3 +305,51 @@ def test_ctrl_c_stops_the_whole_process_group(mlflow_store: str, sweep_result: S
         port = url.rsplit(":", 1)[1]
         server_groups = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True)
         assert server_groups.stdout.strip() == ""
+
+
+@pytest.mark.browser
+def test_runs_table_shows_a_chain_of_updates_as_a_tree(ui, page, update_chain) -> None:
+    url, *_ = ui
+    training = mlflow.get_run(update_chain.training_run_id)
+    page.goto(f"{url}/#/experiments/{training.info.experiment_id}/runs?{VIEW}")
+    name = training.info.run_name
+    page.get_by_text(name, exact=True).first.wait_for(timeout=90_000)
+    _close_assistant(page)
+    expander = "button[data-component-id*='runnamecellrenderer']"
+    named = page.locator("[role='row']").filter(has=page.locator(expander))  # the run-name cells, one per run
+    for parent, child in zip([name, "update-1", "update-2"], ["update-1", "update-2", "update-3"]):
+        assert page.get_by_text(child, exact=True).count() == 0  # nested: hidden until its parent is expanded
+        row = named.filter(has=page.get_by_text(parent, exact=True)).first
+        row.locator(expander).first.click()  # expand its nested runs
+        page.get_by_text(child, exact=True).first.wait_for(timeout=30_000)
+    names = [row.inner_text().split("\n") for row in page.locator("[role='row']").all()]
+    order = [next(i for i, text in enumerate(names) if label in text) for label in (name, "update-1", "update-2",
+                                                                                     "update-3")]
+    assert order == sorted(order)  # the training, then each update under the one before
+    assert page.get_by_text("update-3", exact=True).count() >= 1
+    versions = [f"v{u.version}" for u in update_chain.updates]
+    text = page.locator("body").inner_text()
+    assert all(version in text for version in versions)  # each update registered a version of its own
+    _screenshot(page, "update-lineage.png")
+
+
+@pytest.mark.browser
+def test_an_update_run_links_to_its_parent_and_its_training(ui, page, update_chain) -> None:
+    url, *_ = ui
+    last, parent = update_chain.updates[-1], update_chain.updates[-2]
+    experiment = mlflow.get_run(last.run_id).info.experiment_id
+    page.goto(f"{url}/#/experiments/{experiment}/runs/{last.run_id}?{VIEW}")
+    page.get_by_text("Incremental update 3", exact=False).first.wait_for(timeout=90_000)
+    _close_assistant(page)
+    text = page.locator("body").inner_text()
+    assert "Parent run" in text and "update-2" in text  # MLflow's own link to the parent (mlflow.parentRunId)
+    assert "update.chain" in text and "update.base" in text
+    training = mlflow.get_run(update_chain.training_run_id).info.run_name
+    description = page.locator("a", has_text=training).first
+    assert description.get_attribute("href").endswith(f"/runs/{update_chain.training_run_id}")
+    _screenshot(page, "update-run.png")
+    link = page.get_by_role("link", name="update-2", exact=True).first  # the lineage, one step back
+    assert link.get_attribute("href").endswith(f"/runs/{parent.run_id}")
+    page.goto(f"{url}/{link.get_attribute('href')}")
+    page.get_by_text("Incremental update 2", exact=False).first.wait_for(timeout=60_000)
+    assert parent.run_id in page.locator("body").inner_text()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import BaseModel, TypeAdapter, ValidationError, model_validator
 
 from recsys.config._base import _Config
 from recsys.config._coldstart import ColdStartConfig
@@ -17,7 +19,9 @@ from recsys.config._ranking import RankingConfig
 from recsys.config._tracking import TrackingConfig
 from recsys.errors import ConfigError
 
-__all__ = ["PipelineConfig", "apply_overrides", "load_pipeline_config", "read_toml", "validate_config"]
+__all__ = [
+    "PipelineConfig", "apply_overrides", "load_pipeline_config", "logged_config", "read_toml", "validate_config",
+]
 
 
 class PipelineConfig(_Config):
@@ -224,3 +228,51 @@ def validate_config(model: type[ModelT], options: dict[str, Any], *, source: str
         return model.model_validate(options)
     except ValidationError as error:
         raise ConfigError(_format_validation_error(error, source)) from None
+
+
+def _param_value(text: str, annotation: Any) -> Any:
+    """A logged param back as a config value: the text itself where the field takes it (numbers, booleans,
+    names, paths), else the Python literal it spells (``None``, ``[10, 20]``, ``{'title': 'text'}``)."""
+    if text == "None":
+        return None
+    try:
+        TypeAdapter(annotation).validate_python(text)
+        return text
+    except ValidationError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def logged_config(params: Mapping[str, str], *, exclude: tuple[str, ...] = ("item2vec",)) -> dict[str, dict[str, Any]]:
+    """The pipeline config a run logged (:func:`recsys.tracking.log_config`), read back from its params as raw sections.
+
+    Every section of :class:`~recsys.config.PipelineConfig` but ``exclude``,
+    each with the options the run logged (options it did not log, say from
+    a run older than the option, are left to their defaults).
+
+    Parameters
+    ----------
+    params
+        The run's params (``run.data.params``).
+    exclude
+        Sections not to read (``item2vec``: its options are bare params, and
+        a saved model carries its own).
+
+    Returns
+    -------
+    dict
+        ``{section: {option: value}}``, for :func:`recsys.config.validate_config`.
+    """
+    raw: dict[str, dict[str, Any]] = {}
+    for section, field in PipelineConfig.model_fields.items():
+        model = field.annotation
+        if section in exclude or not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue
+        raw[section] = {
+            name: _param_value(params[f"{section}.{name}"], option.annotation)
+            for name, option in model.model_fields.items() if f"{section}.{name}" in params
+        }
+    return raw

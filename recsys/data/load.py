@@ -32,7 +32,7 @@ from recsys.errors import ConfigError
 from recsys.progress import Progress
 from recsys.resources import StageTimer
 
-__all__ = ["PreparedData", "load_training_data", "read_configured_events", "reader_settings"]
+__all__ = ["PreparedData", "load_sequences", "load_training_data", "read_configured_events", "reader_settings"]
 
 
 @dataclass(frozen=True)
@@ -207,3 +207,21 @@ def load_training_data(
     return PreparedData(
         train=train_seqs, test=test_seqs, metadata=metadata, counts=counts, digest=digest, sources=sources
     )
+
+
+def load_sequences(
+    config: PipelineConfig, path: Path, *, stages: StageTimer | None = None, progress: Progress | None = None
+) -> pl.DataFrame:
+    """Every sequence of one input file, read as ``config`` reads ``data.path``, without a split.
+
+    The old sequences an incremental update replays or retrains on
+    (:attr:`recsys.config.UpdateConfig.old_data`) are read this way, in the
+    format and with the reader and session options of the new data.
+
+    Raises
+    ------
+    DataError
+        If the input breaks its contract.
+    """
+    stages = stages if stages is not None else StageTimer()
+    return check_sequences(_read_input(path, config, stages=stages, progress=progress).sequences, source=path)

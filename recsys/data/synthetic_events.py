@@ -14,7 +14,12 @@
   longer than ``session_break_minutes``, so sessionizing with that threshold
   recovers the generated sessions exactly (a known answer);
 * some plays repeat the previous item (``repeat_probability``), which the
-  sessionizer's ``drop_repeats`` removes.
+  sessionizer's ``drop_repeats`` removes;
+* with ``new_items``, part of the catalogue is released during the log: an
+  item released on day ``d`` is never played before it (its plays go to
+  an older item of its topic, its stand-in), as a daily retrain sees new
+  releases arrive. :func:`item_metadata` gives every item's topic (its
+  ``genre``) and release time, for vectors from metadata.
 
 The log is ordered by time, as a real log is, with users interleaved. The
 same config always gives the same frame and files.
@@ -32,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from recsys.data.synthetic import _zipf_weights
 
-__all__ = ["EventsSynthConfig", "generate_events", "write_events"]
+__all__ = ["EventsSynthConfig", "generate_events", "item_metadata", "write_events"]
 
 _START = datetime(2024, 1, 1)
 _SECONDS_PER_DAY = 86_400
@@ -89,6 +94,15 @@ class EventsSynthConfig(BaseModel):
 
     seed: int = Field(11, ge=0)
     """Seed of the random generator; the same config gives the same log."""
+
+    new_items: float = Field(0.0, ge=0.0, lt=1.0)
+    """Share of the items (any but the most popular of each topic) released
+    during the log, at uniform random times over ``span_days``; the others
+    exist from the start. A play drawn for an item before its release goes
+    to its stand-in, the item of the same topic next above it in popularity
+    that was out already, so the log keeps its shape and a new release takes
+    over part of an older item's audience. 0 (the default) releases
+    everything at the start and leaves the log exactly as without it."""
 
     @model_validator(mode="after")
     def _check(self) -> "EventsSynthConfig":
@@ -176,6 +190,67 @@ def _times(
     return int(_START.timestamp()) + np.repeat(starts, lengths) + offsets
 
 
+def _releases(config: EventsSynthConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Release time (unix seconds) and stand-in (an item number) of every item number.
+
+    Drawn from a stream of their own, so that the log's other draws do not
+    change with ``new_items``.
+    """
+    rng = np.random.default_rng([config.seed, 1])
+    per_topic = config.n_items // config.n_topics
+    rank = np.arange(config.n_items) // config.n_topics  # item number = rank * n_topics + topic
+    start = int(_START.timestamp())
+    new = (rng.random(config.n_items) < config.new_items) & (rank > 0)
+    release = start + np.where(new, np.floor(rng.uniform(0, config.span_days * _SECONDS_PER_DAY, config.n_items)), 0)
+    old = ~new.reshape(per_topic, config.n_topics)
+    stand_in_rank = np.maximum.accumulate(np.where(old, np.arange(per_topic)[:, None], 0), axis=0)
+    stand_in = (stand_in_rank * config.n_topics + np.arange(config.n_topics)).ravel()
+    return release.astype(np.int64), stand_in
+
+
+def _draw(config: EventsSynthConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """User, item number and unix seconds of every event (in generation order), and each item number's label."""
+    rng = np.random.default_rng(config.seed)
+    lengths = _session_lengths(config, rng)
+    n_sessions = lengths.size
+    session_user = rng.choice(
+        config.users, size=n_sessions, p=_zipf_weights(config.users, config.user_zipf_exponent)
+    )
+    session_topic = rng.choice(
+        config.n_topics, size=n_sessions, p=_zipf_weights(config.n_topics, config.zipf_exponent)
+    )
+    is_first = np.zeros(config.n_events, dtype=bool)
+    is_first[np.cumsum(lengths) - lengths] = True
+    items = _items(config, rng, np.repeat(session_topic, lengths), is_first)
+    labels = rng.permutation(config.n_items) + 1
+    seconds = _times(config, rng, lengths, session_user, is_first)
+    if config.new_items > 0:
+        release, stand_in = _releases(config)
+        early = seconds < release[items]
+        items[early] = stand_in[items[early]]
+    return np.repeat(session_user, lengths), items, seconds, labels
+
+
+def item_metadata(config: EventsSynthConfig) -> pl.DataFrame:
+    """Metadata of every item of the log's catalogue, in the metadata contract (strings).
+
+    ``genre`` is the item's topic (``"topic 007"``): a session sticks to a
+    topic, so it says where an item belongs, enough for vectors from
+    metadata. ``released`` is when the item comes out (ISO 8601; the start
+    of the log for items out from the beginning), which no feature reads.
+    The ids are those of :func:`generate_events` (drawn with the log, so this
+    draws it again: a second per million events).
+    """
+    _, _, _, labels = _draw(config)
+    release, _ = _releases(config)
+    number = np.arange(config.n_items)
+    return pl.DataFrame({"item": labels, "topic": number % config.n_topics, "seconds": release}).select(
+        pl.format("i{}", "item").alias("item_id"),
+        pl.format("topic {}", pl.col("topic").cast(pl.String).str.zfill(3)).alias("genre"),
+        (pl.col("seconds") * 1_000_000).cast(pl.Datetime("us")).dt.to_string("%Y-%m-%dT%H:%M:%S").alias("released"),
+    ).sort("item_id")
+
+
 def generate_events(config: EventsSynthConfig = EventsSynthConfig()) -> pl.DataFrame:
     """Generate a synthetic events log (see the module docstring for its shape).
 
@@ -194,24 +269,11 @@ def generate_events(config: EventsSynthConfig = EventsSynthConfig()) -> pl.DataF
         ``mean_session_length`` events on average is separated from the
         user's previous one by more than ``session_break_minutes``.
     """
-    rng = np.random.default_rng(config.seed)
-    lengths = _session_lengths(config, rng)
-    n_sessions = lengths.size
-    session_user = rng.choice(
-        config.users, size=n_sessions, p=_zipf_weights(config.users, config.user_zipf_exponent)
-    )
-    session_topic = rng.choice(
-        config.n_topics, size=n_sessions, p=_zipf_weights(config.n_topics, config.zipf_exponent)
-    )
-    is_first = np.zeros(config.n_events, dtype=bool)
-    is_first[np.cumsum(lengths) - lengths] = True
-    items = _items(config, rng, np.repeat(session_topic, lengths), is_first)
-    labels = rng.permutation(config.n_items) + 1
-    seconds = _times(config, rng, lengths, session_user, is_first)
+    users, items, seconds, labels = _draw(config)
     order = np.argsort(seconds, kind="stable")
     return pl.DataFrame(
         {
-            "user": np.repeat(session_user, lengths)[order].astype(np.int32) + 1,
+            "user": users[order].astype(np.int32) + 1,
             "item": labels[items[order]].astype(np.int32),
             "seconds": seconds[order],
         }

@@ -22,9 +22,11 @@ from recsys.errors import ConfigError
 from recsys.index import normalize_rows
 from recsys.item2vec import ItemVectors, train
 from recsys.ranking import Blend, Evidence, Ranker, Ranking, recency_weights
+from recsys.recommender import Recommender
 
 __all__ = [
-    "Method", "EmbeddingMethod", "Item2VecMethod", "RankedMethod", "ScoreTable", "session_matrix", "recency_weights",
+    "Method", "EmbeddingMethod", "Item2VecMethod", "RankedMethod", "RecommenderMethod", "ScoreTable", "session_matrix",
+    "recency_weights",
 ]
 
 _SCORE_CHUNK = 1024
@@ -332,3 +334,57 @@ class RankedMethod(Method):
         if not self._ranked("session"):
             return self._plain.score_sessions(sessions)
         return self._scores(sessions, "session")
+
+
+class RecommenderMethod(Method):
+    """A model exactly as it answers: the lists of a :class:`~recsys.recommender.Recommender`.
+
+    Whatever the recommender does by default is scored: its relation, its
+    ranking stage where it ranks by default, cold items (vectors from
+    metadata, and their own ranking of "next" as queries). Its top
+    ``depth`` items score by their place in the list; every other item
+    scores ``-inf`` and is never recommended. Two models with different
+    catalogues (a model and its update) are compared on the same cases
+    this way; a case the catalogue lacks counts as a miss.
+
+    Parameters
+    ----------
+    name
+        The method's name in reports.
+    recommender
+        The model.
+    depth
+        Items listed per query: at least the largest cut-off evaluated.
+    """
+
+    def __init__(self, name: str, recommender: Recommender, *, depth: int = 100) -> None:
+        self.name = name
+        self.recommender = recommender
+        self.depth = depth
+        self.item_ids_ = recommender.item_ids
+
+    def fit(self, train_sequences: pl.DataFrame) -> "RecommenderMethod":
+        """Nothing to learn: the recommender is the fitted model."""
+        return self
+
+    def _scores(self, lists: np.ndarray) -> np.ndarray:
+        """Scores from lists of ids (None: no item), best first: ``depth - place``, ``-inf`` elsewhere."""
+        rows = self.recommender.item_vectors.vocabulary.rows(
+            ["" if item is None else item for item in lists.ravel()], missing="negative").reshape(lists.shape)
+        scores = np.full((lists.shape[0], len(self.item_ids_)), -np.inf, dtype=np.float32)
+        places = np.broadcast_to(np.arange(lists.shape[1], 0, -1, dtype=np.float32), lists.shape)
+        keep = rows >= 0
+        scores[np.nonzero(keep)[0], rows[keep]] = places[keep]
+        return scores
+
+    def score(self, query_rows: np.ndarray) -> np.ndarray:
+        ids, _ = self.recommender.recommend_many([self.item_ids_[row] for row in query_rows], k=self.depth)
+        return self._scores(np.asarray(ids, dtype=object))
+
+    def score_sessions(self, sessions: Sequence[np.ndarray]) -> np.ndarray:
+        width = min(self.depth, len(self.item_ids_))
+        lists = np.full((len(sessions), width), None, dtype=object)
+        for i, session in enumerate(sessions):
+            ids, _ = self.recommender.for_session([self.item_ids_[row] for row in session], k=self.depth)
+            lists[i, : len(ids)] = ids
+        return self._scores(lists)

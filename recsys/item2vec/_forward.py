@@ -29,7 +29,10 @@ from recsys.item2vec._kernel import train_epoch
 from recsys.item2vec._vectors import EpochReport, ItemVectors, check_finite
 from recsys.vocab import item_frequencies
 
-__all__ = ["train_forward", "train_forward_vectors", "distance_weights", "keep_probabilities", "negative_table"]
+__all__ = [
+    "train_forward", "train_forward_vectors", "distance_weights", "initial_vectors", "keep_probabilities",
+    "negative_table",
+]
 
 _TABLE_SLOTS_PER_ITEM = 100
 _TABLE_MIN, _TABLE_MAX = 1_000_000, 1 << 25
@@ -72,6 +75,12 @@ def negative_table(counts: np.ndarray, ns_exponent: float) -> np.ndarray:
     return np.repeat(np.arange(counts.size, dtype=np.int32), slots)
 
 
+def initial_vectors(n_items: int, dim: int, seed: int) -> np.ndarray:
+    """word2vec's starting input vectors: uniform in ``[-0.5 / dim, 0.5 / dim)``, float32, seeded."""
+    rng = np.random.default_rng(seed)
+    return ((rng.random((n_items, dim), dtype=np.float32) - 0.5) / dim).astype(np.float32)
+
+
 def _encode(sequences: pl.DataFrame, frequencies: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Sequences as one int32 array of item rows and the int64 offsets where each sequence starts.
 
@@ -94,6 +103,7 @@ def train_forward(
     *,
     workers: int,
     on_epoch: Callable[[EpochReport], None] | None = None,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[EpochReport]]:
     """Train input and output vectors on forward pairs.
 
@@ -109,6 +119,10 @@ def train_forward(
         Threads; 1 is deterministic for a given seed and computes the loss.
     on_epoch
         Called after every epoch with its report.
+    start
+        Input and output vectors to start from, rows as ``frequencies``
+        (copied; continuing a trained model, :func:`recsys.item2vec.continue_training`).
+        None starts as word2vec does: small random input vectors, zero output vectors.
 
     Returns
     -------
@@ -120,9 +134,13 @@ def train_forward(
     counts = frequencies["count"].to_numpy().astype(np.int64)
     tokens, offsets = _encode(sequences, frequencies)
     n_items, dim = counts.size, config.vector_size
-    rng = np.random.default_rng(config.seed)
-    vectors = ((rng.random((n_items, dim), dtype=np.float32) - 0.5) / dim).astype(np.float32)
-    context = np.zeros((n_items, dim), dtype=np.float32)
+    if start is None:
+        vectors, context = initial_vectors(n_items, dim, config.seed), np.zeros((n_items, dim), dtype=np.float32)
+    else:
+        vectors, context = (np.array(matrix, dtype=np.float32, order="C") for matrix in start)
+        if vectors.shape != (n_items, dim) or context.shape != (n_items, dim):
+            raise ValueError(f"start vectors of shape {vectors.shape} and {context.shape} for {n_items} items "
+                             f"of dimension {dim}")
     keep = keep_probabilities(counts, config.sample)
     table = negative_table(counts, config.ns_exponent)
     weights = distance_weights(config.window)

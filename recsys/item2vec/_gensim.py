@@ -14,6 +14,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -27,7 +28,7 @@ from recsys.errors import DataError
 from recsys.item2vec._vectors import EpochReport, ItemVectors, check_finite
 from recsys.vocab import item_frequencies
 
-__all__ = ["CORPUS_FILE_MIN_WORDS", "corpus_mode", "effective_workers", "train_symmetric"]
+__all__ = ["CORPUS_FILE_MIN_WORDS", "Start", "corpus_mode", "effective_workers", "train_symmetric"]
 
 CORPUS_FILE_MIN_WORDS = 1_000_000
 """Training words (items in the training sequences) from which ``corpus="auto"``
@@ -35,6 +36,18 @@ trains from a line file (gensim's ``corpus_file`` mode) rather than from
 Python lists, when there are several workers. Below it, or with one worker,
 the in-memory mode was as fast or faster in ``benchmarks/bench_train.py``
 (see docs/scaling.md)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Start:
+    """Where continued training starts: a vocabulary with counts and both matrices in its row order."""
+
+    frequencies: pl.DataFrame
+    """``token`` (the row), ``item_id`` and ``count`` (the counts negatives are drawn by), one row per item."""
+    vectors: np.ndarray
+    """Input vectors, ``(len(frequencies), vector_size)`` float32."""
+    context_vectors: np.ndarray
+    """Output vectors, the same shape."""
 
 
 class _EpochCallback(CallbackAny2Vec):
@@ -97,20 +110,32 @@ def _write_corpus_file(sequences: pl.DataFrame, vocabulary: pl.DataFrame, path: 
 
 
 def train_symmetric(
-    sequences: pl.DataFrame, config: Item2VecConfig, *, on_epoch: Callable[[EpochReport], None] | None = None
+    sequences: pl.DataFrame,
+    config: Item2VecConfig,
+    *,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    start: Start | None = None,
 ) -> ItemVectors:
-    """Train ``config`` (symmetric context, every option set) with gensim on checked sequences."""
+    """Train ``config`` (symmetric context, every option set) with gensim on checked sequences.
+
+    With ``start`` (continuing a trained model,
+    :func:`recsys.item2vec.continue_training`), the vocabulary, counts and
+    both matrices are its own instead of counted and drawn afresh; items of
+    ``sequences`` outside it are skipped, as items under ``min_count`` are.
+    The result's rows are in gensim's order (most frequent first).
+    """
     lengths = sequences["items"].list.len()
     n_words = int(lengths.sum())
     window = max(int(lengths.max()), 1) if config.whole_sequence else config.window
     workers = effective_workers(config)
     mode = corpus_mode(config, n_words)
-    vocabulary = item_frequencies(sequences).with_columns(pl.col("token").cast(pl.String))
+    vocabulary = item_frequencies(sequences) if start is None else start.frequencies
+    vocabulary = vocabulary.with_columns(pl.col("token").cast(pl.String))
     callback = _EpochCallback(on_epoch, words=n_words, with_loss=workers == 1)
     model = Word2Vec(
         vector_size=config.vector_size,
         window=window,
-        min_count=config.min_count,
+        min_count=config.min_count if start is None else 1,  # a start's items are all kept
         sample=config.sample,
         seed=config.seed,
         workers=workers,
@@ -131,6 +156,10 @@ def train_symmetric(
             f"no item occurs at least min_count={config.min_count} times",
             fix="lower min_count or provide more sequences",
         )
+    if start is not None:  # gensim drew its own starting vectors: put the start's in their rows
+        rows = np.asarray([model.wv.key_to_index[key] for key in keys], dtype=np.int64)
+        model.wv.vectors[rows] = start.vectors
+        model.syn1neg[rows] = start.context_vectors
     common = {"epochs": config.epochs, "compute_loss": workers == 1, "callbacks": [callback]}
     if mode == "file":
         with tempfile.TemporaryDirectory(prefix="recsys-corpus-") as directory:

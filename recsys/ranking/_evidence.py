@@ -148,6 +148,96 @@ class Evidence:
         return Evidence(grown, np.concatenate([self.totals, zeros]),
                         np.concatenate([self.plays, np.full(n_new, plays, dtype=np.float32)]), self.steps, self.depth)
 
+    def updated(self, sequences: pl.DataFrame, *, item_ids: Sequence[str], catalogue: Sequence[str]) -> "Evidence":
+        """This evidence moved to another catalogue, with the counts of ``sequences`` added.
+
+        An incremental update's evidence: what the model saw so far, and what
+        followed what in its new sequences, counted with the same ``steps``
+        and weights. Each row keeps its ``depth`` heaviest successors of the
+        sum (the old rows were already cut to ``depth``, so a successor that
+        had fallen off an old row counts from the new sequences only);
+        totals and plays add up exactly.
+
+        Parameters
+        ----------
+        sequences
+            The new sequences (the sequences contract).
+        item_ids
+            This evidence's catalogue, in row order.
+        catalogue
+            The catalogue of the result, in row order: every item of
+            ``item_ids`` (an item it lacks loses its counts) and the new ones.
+
+        Returns
+        -------
+        Evidence
+            Rows as ``catalogue``.
+        """
+        if len(item_ids) != len(self):
+            raise ValueError(f"{len(item_ids)} item ids for evidence over {len(self)} items")
+        position = {item: row for row, item in enumerate(catalogue)}
+        rows = np.fromiter((position.get(item, -1) for item in item_ids), dtype=np.int64, count=len(item_ids))
+        n = len(catalogue)
+        moved = self._moved(rows, n)
+        counted = Evidence.from_sequences(sequences, catalogue, steps=self.steps, depth=n)  # every successor
+        total = (moved + counted.successors).tocsr()
+        total.sum_duplicates()
+        keep = rows >= 0
+        totals, plays = counted.totals.copy(), counted.plays.copy()
+        totals[rows[keep]] += self.totals[keep]
+        plays[rows[keep]] += self.plays[keep]
+        return Evidence(_keep_heaviest(total, self.depth), totals, plays, self.steps, self.depth)
+
+    def _moved(self, rows: np.ndarray, n: int) -> sp.csr_matrix:
+        """The successor counts with row and column ``i`` moved to ``rows[i]`` (-1: dropped), ``n`` rows."""
+        coo = self.successors.tocoo()
+        source, target = rows[coo.row], rows[coo.col]
+        keep = (source >= 0) & (target >= 0)
+        return sp.csr_matrix((coo.data[keep], (source[keep], target[keep])), shape=(n, n), dtype=np.float32)
+
+    def walks(self, lengths: np.ndarray, *, seed: int = 0) -> list[np.ndarray]:
+        """Sequences of rows drawn from the evidence: a stand-in for sequences it was counted on.
+
+        Walk ``i`` starts at an item drawn by its plays and steps to a
+        successor drawn by its weight in :attr:`successors` (what followed the
+        item within ``steps``, nearer successors weighing more), for up to
+        ``lengths[i]`` items; a walk stops early at an item nothing followed.
+        Walks shorter than 2 items are left out.
+
+        Parameters
+        ----------
+        lengths
+            The longest each walk may be.
+        seed
+            Seed of the draws.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            int64 rows of each walk.
+        """
+        rng = np.random.default_rng(seed)
+        n_walks = len(lengths)
+        if n_walks == 0 or self.successors.nnz == 0 or self.plays.sum() <= 0:
+            return []
+        indptr, indices = self.successors.indptr, self.successors.indices
+        cumulative = np.cumsum(self.successors.data, dtype=np.float64)
+        before = np.where(indptr[:-1] > 0, cumulative[np.maximum(indptr[:-1] - 1, 0)], 0.0)
+        totals = np.where(indptr[1:] > indptr[:-1], cumulative[np.maximum(indptr[1:] - 1, 0)], 0.0) - before
+        plays = self.plays.astype(np.float64)
+        steps = np.full((n_walks, int(max(lengths))), -1, dtype=np.int64)
+        steps[:, 0] = rng.choice(len(self), size=n_walks, p=plays / plays.sum())
+        for step in range(1, steps.shape[1]):
+            current = steps[:, step - 1]
+            going = (current >= 0) & (step < lengths)
+            going[going] = totals[current[going]] > 0
+            rows = current[going]
+            drawn = before[rows] + rng.random(rows.size) * totals[rows]
+            place = np.clip(np.searchsorted(cumulative, drawn, side="right"), indptr[rows], indptr[rows + 1] - 1)
+            steps[going, step] = indices[place]
+        walks = [row[row >= 0] for row in steps]
+        return [walk for walk in walks if walk.size >= 2]
+
     @property
     def nbytes(self) -> int:
         """Bytes the saved evidence takes (its arrays)."""

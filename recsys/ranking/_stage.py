@@ -12,14 +12,16 @@ manifest (no pickle), and :meth:`Ranking.ranker` binds it to a catalogue.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 import numpy as np
+import polars as pl
 
 from recsys._atomic import staged_directory
 from recsys.errors import ModelLoadError
@@ -82,6 +84,12 @@ class Ranking:
             typical = float(np.median(evidence.plays)) if len(evidence) else 0.0
             evidence = evidence.extended(extra, plays=typical)
         return Ranker(evidence, inputs=inputs, outputs=outputs, search=search, candidates=self.candidates)
+
+    def updated(self, sequences: pl.DataFrame, *, item_ids: Sequence[str], catalogue: Sequence[str]) -> "Ranking":
+        """The stage of an updated model: the same fitted weights and choices, the evidence moved to
+        ``catalogue`` with the counts of the new ``sequences`` added (:meth:`Evidence.updated`)."""
+        return dataclasses.replace(self, evidence=self.evidence.updated(sequences, item_ids=item_ids,
+                                                                        catalogue=catalogue))
 
     # ------------------------------------------------------------ persistence
     def _header(self) -> dict[str, Any]:
