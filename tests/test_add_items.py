@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from recsys import Recommender
 from recsys.cli import main
+from recsys.data.synthetic import SynthConfig, write_synthetic
 from recsys.serving import create_app
 from tests.test_cli import _recsys
 from tests.test_serving import running
@@ -30,8 +31,7 @@ NEW_ITEMS = (
 def trained(tmp_path_factory: pytest.TempPathFactory, mlflow_store: str) -> Path:
     """A model trained with metadata on small synthetic playlists, registered as champion of ``cold-e2e``."""
     workdir = tmp_path_factory.mktemp("add-items")
-    synth = _recsys("data", "synth", "--out", "data", "--playlists", "400", cwd=workdir, store=mlflow_store)
-    assert synth.returncode == 0, synth.stderr
+    write_synthetic(workdir / "data", SynthConfig(n_playlists=400))  # what `recsys data synth --playlists 400` writes
     result = _recsys("train", "--data", "data/playlists.txt", "--metadata", "data/metadata.csv", "--name", MODEL,
                      "--set", "epochs=10", "--set", "vector_size=16", "--set", "workers=1",
                      "--set", f"tracking.registered_model={MODEL}", "--quiet", cwd=workdir, store=mlflow_store)
