@@ -91,6 +91,16 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     return Scheduling(config, log)
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A run that collected no test fails (exit 1) with a line saying so, never pytest's exit 5: a filter or
+    path that selects nothing is a mistake, and CI must not read it as anything else."""
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("error: no tests were collected: check the paths and -k/-m filters", red=True)
+
+
 @pytest.fixture(scope="session")
 def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A SQLite MLflow store shared by the whole test session (creating one costs ~2 s)."""
