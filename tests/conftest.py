@@ -49,6 +49,7 @@ def work_unit(nodeid: str) -> str:
     return SHARED_GROUPS.get(module, module)
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of xdist's: pytest without xdist runs serially
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
     """``--dist loadgroup`` with the units of :func:`work_unit`, the longest first."""
     if config.getoption("dist") != "loadgroup":

@@ -103,12 +103,22 @@ def test_train_guesses_an_events_log_from_its_name(workdir: Path, mlflow_store: 
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
-    content: bytes | None, args: list[str], message: str, tmp_path: Path, mlflow_store: str
+    content: bytes | None, args: list[str], message: str, tmp_path: Path, mlflow_store: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # in the test process (the command's own exit path; `recsys train` runs for real in the tests above)
+    from unittest import mock
+
+    from click.testing import CliRunner
+
+    from recsys.cli import main
+
     if content is not None:
         (tmp_path / args[1]).write_bytes(content)
-    result = _recsys("train", *args, "--quiet", cwd=tmp_path, store=mlflow_store)
-    assert result.returncode == 2, result.stderr
+    monkeypatch.chdir(tmp_path)
+    with mock.patch.dict(os.environ):  # what the command sets for itself stays in it
+        result = CliRunner().invoke(main, ["train", *args, "--quiet"])
+    assert result.exit_code == 2, result.output
     error_lines = result.stderr.strip().splitlines()
     assert error_lines[-1].startswith("error: ") and "Traceback" not in result.stderr, result.stderr
     assert message in error_lines[-1]
