@@ -25,7 +25,7 @@ def _recsys(*args: str, cwd: Path, store: str) -> subprocess.CompletedProcess[st
     )
 
 
-def _in_process(*args: str, cwd: Path, store: str) -> subprocess.CompletedProcess[str]:
+def _in_process(*args: str, cwd: Path, store: str | None = None) -> subprocess.CompletedProcess[str]:
     """`recsys ARGS` run in the test process (click's CliRunner), for the commands that the tests also run for
     real: the same command, exit status and streams, without an interpreter's start-up. An exception that
     escapes the command is printed to stderr with its traceback, as a real process would print it."""
@@ -37,7 +37,7 @@ def _in_process(*args: str, cwd: Path, store: str) -> subprocess.CompletedProces
     from recsys.cli import main
 
     previous = Path.cwd()
-    with mock.patch.dict(os.environ, {"MLFLOW_TRACKING_URI": store, "PYTHONHASHSEED": "0"}):
+    with mock.patch.dict(os.environ, {"PYTHONHASHSEED": "0", **({"MLFLOW_TRACKING_URI": store} if store else {})}):
         os.chdir(cwd)
         try:
             result = CliRunner().invoke(main, list(args))
