@@ -10,7 +10,12 @@ import pytest
 
 from recsys.config import load_pipeline_config
 from recsys.data.split import random_split
-from recsys.data.synthetic import SynthConfig, generate_playlists, planted_next_counts, write_synthetic
+from recsys.data.synthetic import (
+    SynthConfig,
+    generate_playlists,
+    planted_next_counts,
+    write_synthetic,
+)
 from recsys.errors import ConfigError, DataError
 from recsys.evaluate import run_evaluation
 from recsys.evaluation.cold_start import SUBSETS, ColdStartReport, evaluate_cold_start
