@@ -25,9 +25,11 @@ data/playlists.txt data/metadata.csv: | $(STAMP)
 demo: $(STAMP) data/playlists.txt data/metadata.csv
 	PYTHONHASHSEED=0 $(BIN)/recsys train --config pipelines/configs/default.toml --examples 3
 
+# two pytest-xdist workers (tests/conftest.py keeps the tests that share an expensive fixture on one
+# worker and starts the longest first); the slowest 30 tests are printed at the end
 test: $(STAMP)
 	$(BIN)/lint-imports   # the layer contract in pyproject.toml: imports point down, no cycles
-	PYTHONHASHSEED=0 $(BIN)/python -m pytest -q
+	PYTHONHASHSEED=0 $(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=30
 
 test-browser: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)

@@ -14,8 +14,9 @@ from click.testing import CliRunner
 
 from recsys import Recommender
 from recsys.cli import main
+from recsys.data.synthetic import SynthConfig, write_synthetic
 from recsys.serving import create_app
-from tests.test_cli import _recsys
+from tests.test_cli import _in_process, _recsys
 from tests.test_serving import running
 
 MODEL = "cold-e2e"
@@ -28,11 +29,11 @@ NEW_ITEMS = (
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, mlflow_store: str) -> Path:
-    """A model trained with metadata on small synthetic playlists, registered as champion of ``cold-e2e``."""
+    """A model trained with metadata on small synthetic playlists, registered as champion of ``cold-e2e``
+    (`recsys train` in the test process: test_cli runs it for real)."""
     workdir = tmp_path_factory.mktemp("add-items")
-    synth = _recsys("data", "synth", "--out", "data", "--playlists", "400", cwd=workdir, store=mlflow_store)
-    assert synth.returncode == 0, synth.stderr
-    result = _recsys("train", "--data", "data/playlists.txt", "--metadata", "data/metadata.csv", "--name", MODEL,
+    write_synthetic(workdir / "data", SynthConfig(n_playlists=400))  # what `recsys data synth --playlists 400` writes
+    result = _in_process("train", "--data", "data/playlists.txt", "--metadata", "data/metadata.csv", "--name", MODEL,
                      "--set", "epochs=10", "--set", "vector_size=16", "--set", "workers=1",
                      "--set", f"tracking.registered_model={MODEL}", "--quiet", cwd=workdir, store=mlflow_store)
     assert result.returncode == 0, result.stderr
@@ -103,7 +104,7 @@ def test_added_items_are_served_after_a_reload(trained: Path, mlflow_store: str)
     pyfunc = mlflow.pyfunc.load_model(uri).predict(pd.DataFrame({"item_id": ["new-2"]}), params={"k": 1000})
     assert pyfunc.loc[pyfunc["cold"], "item_id"].tolist() == ["new-1"]
 
-    cli = _recsys("recommend", "new-2", "--model", uri, "-k", "3", "--json", cwd=trained, store=mlflow_store)
+    cli = _in_process("recommend", "new-2", "--model", uri, "-k", "3", "--json", cwd=trained, store=mlflow_store)
     assert cli.returncode == 0, cli.stderr
     payload = json.loads(cli.stdout)
     assert len(payload["recommendations"]) == 3 and all("cold" in r for r in payload["recommendations"])

@@ -25,6 +25,30 @@ def _recsys(*args: str, cwd: Path, store: str) -> subprocess.CompletedProcess[st
     )
 
 
+def _in_process(*args: str, cwd: Path, store: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`recsys ARGS` run in the test process (click's CliRunner), for the commands that the tests also run for
+    real: the same command, exit status and streams, without an interpreter's start-up. An exception that
+    escapes the command is printed to stderr with its traceback, as a real process would print it."""
+    import traceback
+    from unittest import mock
+
+    from click.testing import CliRunner
+
+    from recsys.cli import main
+
+    previous = Path.cwd()
+    with mock.patch.dict(os.environ, {"PYTHONHASHSEED": "0", **({"MLFLOW_TRACKING_URI": store} if store else {})}):
+        os.chdir(cwd)
+        try:
+            result = CliRunner().invoke(main, list(args))
+        finally:
+            os.chdir(previous)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, stderr)
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cli")
@@ -107,7 +131,7 @@ def test_bad_input_is_one_line_and_exit_2(
 ) -> None:
     if content is not None:
         (tmp_path / args[1]).write_bytes(content)
-    result = _recsys("train", *args, "--quiet", cwd=tmp_path, store=mlflow_store)
+    result = _in_process("train", *args, "--quiet", cwd=tmp_path, store=mlflow_store)
     assert result.returncode == 2, result.stderr
     error_lines = result.stderr.strip().splitlines()
     assert error_lines[-1].startswith("error: ") and "Traceback" not in result.stderr, result.stderr
@@ -120,10 +144,10 @@ def test_recommend_unknown_item_exit_2(workdir: Path, mlflow_store: str, tmp_pat
     from recsys.data.synthetic import two_cluster_corpus
 
     train(two_cluster_corpus(n_sequences=40), Item2VecConfig(epochs=1, vector_size=8)).save(tmp_path / "m")
-    result = _recsys("recommend", "zzz", "--model", str(tmp_path / "m"), cwd=tmp_path, store=mlflow_store)
+    result = _in_process("recommend", "zzz", "--model", str(tmp_path / "m"), cwd=tmp_path, store=mlflow_store)
     assert result.returncode == 2
     assert "unknown item 'zzz'" in result.stderr
-    result = _recsys("recommend", "a1", "--model", str(tmp_path / "m"), "-k", "0", cwd=tmp_path, store=mlflow_store)
+    result = _in_process("recommend", "a1", "--model", str(tmp_path / "m"), "-k", "0", cwd=tmp_path, store=mlflow_store)
     assert result.returncode == 2
 
 
@@ -139,16 +163,16 @@ def test_export_neighbours_and_popular_fallback(mlflow_store: str, tmp_path: Pat
     import polars as pl
 
     model = str(_small_model(tmp_path))
-    result = _recsys("export-neighbours", "--model", model, "--k", "3", "--out", "n.parquet", cwd=tmp_path,
+    result = _in_process("export-neighbours", "--model", model, "--k", "3", "--out", "n.parquet", cwd=tmp_path,
                      store=mlflow_store)
     assert result.returncode == 0, result.stderr
     assert "the top 3 neighbours of 40 items" in result.stdout and "exporting" in result.stderr
     frame = pl.read_parquet(tmp_path / "n.parquet")
     assert frame.columns == ["item_id", "rank", "neighbour_id", "score"] and frame.height == 120
-    bad = _recsys("export-neighbours", "--model", model, "--k", "0", "--out", "x.parquet", cwd=tmp_path,
+    bad = _in_process("export-neighbours", "--model", model, "--k", "0", "--out", "x.parquet", cwd=tmp_path,
                   store=mlflow_store)
     assert bad.returncode == 2 and not (tmp_path / "x.parquet").exists()
-    fallback = _recsys("recommend", "zzz", "--model", model, "--on-unknown", "popular", "--json", cwd=tmp_path,
+    fallback = _in_process("recommend", "zzz", "--model", model, "--on-unknown", "popular", "--json", cwd=tmp_path,
                        store=mlflow_store)
     assert fallback.returncode == 0, fallback.stderr
     assert json.loads(fallback.stdout)["fallback"] is True
@@ -191,9 +215,9 @@ def test_serve_binds_loopback_and_reloads_on_sighup(mlflow_store: str, tmp_path:
 
 def test_unknown_relation_is_exit_2(mlflow_store: str, tmp_path: Path) -> None:
     model = str(_small_model(tmp_path))
-    result = _recsys("recommend", "a1", "--model", model, "--relation", "bogus", cwd=tmp_path, store=mlflow_store)
+    result = _in_process("recommend", "a1", "--model", model, "--relation", "bogus", cwd=tmp_path, store=mlflow_store)
     assert result.returncode == 2 and "'bogus' is not one of 'similar', 'next'" in result.stderr
-    following = _recsys("recommend", "a1", "--model", model, "--relation", "next", "--json", cwd=tmp_path,
+    following = _in_process("recommend", "a1", "--model", model, "--relation", "next", "--json", cwd=tmp_path,
                         store=mlflow_store)
     assert following.returncode == 0, following.stderr
     assert "a1" not in {r["item_id"] for r in json.loads(following.stdout)["recommendations"]}

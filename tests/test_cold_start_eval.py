@@ -10,7 +10,12 @@ import pytest
 
 from recsys.config import load_pipeline_config
 from recsys.data.split import random_split
-from recsys.data.synthetic import SynthConfig, generate_playlists, planted_next_counts
+from recsys.data.synthetic import (
+    SynthConfig,
+    generate_playlists,
+    planted_next_counts,
+    write_synthetic,
+)
 from recsys.errors import ConfigError, DataError
 from recsys.evaluate import run_evaluation
 from recsys.evaluation.cold_start import SUBSETS, ColdStartReport, evaluate_cold_start
@@ -90,8 +95,8 @@ def test_metadata_that_matches_no_item_is_a_clear_error() -> None:
         evaluate_cold_start(config, sequences, sequences, metadata)
 
 
-def test_recsys_evaluate_reports_it_for_data_with_metadata(synthetic_files: tuple[Path, Path]) -> None:
-    playlists, metadata = synthetic_files
+def test_recsys_evaluate_reports_it_for_data_with_metadata(tmp_path: Path) -> None:
+    playlists, metadata = write_synthetic(tmp_path, SynthConfig(n_playlists=800))  # the report's size, as above
     config = load_pipeline_config(
         base={"data": {"name": "cold-report", "path": str(playlists), "metadata": str(metadata)}},
         overrides=[*OPTIONS, "epochs=2", "evaluation.baselines=['popular']", "evaluation.protocols=['next_item']",

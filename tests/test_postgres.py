@@ -125,7 +125,7 @@ registered_model = "team-item2vec"
 
 [sweep]
 trials = 3
-parallel = 2
+parallel = 1  # the two sweeps run at once; trials within each one at a time (2 cores)
 budget_minutes = 5
 min_epochs = 2
 sample_fraction = 0.5

@@ -22,6 +22,7 @@ from recsys.item2vec import ItemVectors
 from recsys.ranking import Blend, Ranking
 from recsys.selection import fit_ranking, validation_split
 from recsys.serving import create_app
+from tests.test_cli import _in_process
 
 CONFIG = Item2VecConfig(vector_size=16, epochs=8, workers=1, relation="next", context="symmetric")
 
@@ -207,6 +208,6 @@ def test_cli_recommend_takes_rank(model_dir: Path, prepared: Recommender) -> Non
 
     assert recommend() == prepared.recommend("a0", k=4).item_ids.tolist()
     assert recommend("--rank", "vectors") == prepared.recommend("a0", k=4, rank="vectors").item_ids.tolist()
-    bad = subprocess.run([sys.executable, "-m", "recsys.cli", "recommend", "a0", "--model",
-                          str(model_dir / "item_vectors"), "--rank", "ranker"], capture_output=True, text=True)
+    bad = _in_process("recommend", "a0", "--model", str(model_dir / "item_vectors"), "--rank", "ranker",
+                      cwd=model_dir)
     assert bad.returncode == 2 and "ranking stage" in bad.stderr and "Traceback" not in bad.stderr

@@ -14,6 +14,7 @@ from recsys.config import load_pipeline_config
 from recsys.data.synthetic import SynthConfig, write_synthetic
 from recsys.evaluate import EvaluationReport, run_evaluation
 from recsys.evaluation.baselines import BASELINES
+from tests.test_cli import _in_process
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,6 +112,5 @@ def test_evaluate_command_prints_the_table(tmp_path: Path, mlflow_store: str,
     assert "| transitions | " in result.stdout and "HR@5" in result.stdout
     assert result.stdout.strip().splitlines()[-1].startswith("evaluation_report=")
     assert (tmp_path / "table.md").read_text(encoding="utf-8") in result.stdout
-    bad = subprocess.run([sys.executable, "-m", "recsys.cli", "evaluate", "--config", str(config), "-k", "7"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    bad = _in_process("evaluate", "--config", str(config), "-k", "7", cwd=tmp_path, store=mlflow_store)
     assert bad.returncode == 2 and "-k 7 is not one of evaluation.ks" in bad.stderr
