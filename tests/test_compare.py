@@ -80,7 +80,7 @@ def test_compare_puts_trials_and_the_training_run_in_one_page(sweep_result: Swee
     assert values == sorted(values, reverse=True)  # best first
     for run_id, run in expected.items():
         row = html.split(f'data-run-id="{run_id}"', 1)[1].split("</tr>", 1)[0]
-        assert f'data-param="window" class="mono differs' in row  # the sweep varies window: highlighted
+        assert 'data-param="window" class="mono differs' in row  # the sweep varies window: highlighted
         assert f'>{run.data.params["window"]}</td>' in row and f'>{run.data.params["vector_size"]}</td>' in row
         assert f'{run.data.metrics["hr_at_10"]:.4f}' in row
     kinds = re.findall(r"<td class=\"kind\">(training|sweep best|sweep trial \(rung \d\))</td>", html)
