@@ -149,3 +149,12 @@ def test_comparison_highlights_differences_and_picks_the_best_per_dataset() -> N
     assert [r.run_id for r in c.best_per_dataset] == ["d", "c"]
     assert [f.title for f in c.figures] == ["lastfm, test split", "yes, test split", "yes, validation split"]
     assert all(f.src.startswith("data:image/png;base64,") for f in c.figures)
+
+
+def test_an_update_is_compared_on_its_own_cases_not_beside_the_test_split() -> None:
+    from recsys.run_report._comparison import _kind
+
+    assert _kind({"update": "true", "update.chain": "2", "method": "item2vec"}) == ("update (chain 2)", "new data")
+    assert _kind({"sweep_trial": "true", "rung": "1"}) == ("sweep trial (rung 1)", "validation")
+    assert _kind({"sweep_role": "best"}) == ("sweep best", "test")
+    assert _kind({"method": "item2vec"}) == ("training", "test")

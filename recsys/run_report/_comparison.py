@@ -82,6 +82,10 @@ class Comparison:
 
 
 def _kind(tags: dict[str, str]) -> tuple[str, str]:
+    """What a run is and which cases scored it: an update is scored on its new data's held-out part,
+    not comparable with the test split of a training on all the data."""
+    if tags.get("update") == "true":
+        return f"update (chain {tags.get('update.chain', '?')})", "new data"
     if tags.get("sweep_trial") == "true":
         return f"sweep trial (rung {tags.get('rung', '?')})", "validation"
     if tags.get("sweep_role") == "best":
