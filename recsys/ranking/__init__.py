@@ -19,7 +19,7 @@ The weights are fitted by the likelihood of what actually came next
 from recsys.ranking._evidence import Evidence, log_plays
 from recsys.ranking._logit import fit_logit, log_likelihood
 from recsys.ranking._ranker import VECTORS_ONLY, Blend, CandidateSource, Ranker, Search, fit_blend
-from recsys.ranking._signals import EVIDENCE_SIGNALS, SESSION_DECAY, SIGNALS, context_signals, gather, recency_weights
+from recsys.ranking._signals import EVIDENCE_SIGNALS, SESSION_DECAY, SIGNALS, context_signals, recency_weights
 from recsys.ranking._stage import RANKS, QueryKind, Rank, Ranking
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
     "context_signals",
     "fit_blend",
     "fit_logit",
-    "gather",
     "log_likelihood",
     "log_plays",
     "recency_weights",
