@@ -86,9 +86,12 @@ def main() -> None:
     source.add_argument("--config", type=Path, default=ROOT / "pipelines" / "configs" / "yes.toml")
     source.add_argument("--data", type=Path, help="a playlists text file or an events log, with no config")
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--against", nargs="+", default=[HAND_RECIPE, "no ranking stage", "previous defaults"],
+    parser.add_argument("--against", nargs="+", default=None,
+                        help='default: "no ranking stage" and "previous defaults", and "hand recipe" with --data',
                         choices=[HAND_RECIPE, *(arm for arm in ARMS if arm != "no options")])
     args = parser.parse_args()
+    if args.against is None:
+        args.against = [*([HAND_RECIPE] if args.data else []), "no ranking stage", "previous defaults"]
     if HAND_RECIPE in args.against and args.data is None:
         parser.error("the hand recipe needs --data (a playlists text file or an events log)")
     source = ["--data", str(args.data.resolve())] if args.data else ["--config", str(args.config)]
