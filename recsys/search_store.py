@@ -20,7 +20,7 @@ not match is never used: it is rebuilt (and stored again) with a warning
 that says why. Structures are written to a staging folder and renamed into
 place, so a reader never sees half of one.
 
-Models logged with :func:`recsys.tracking.log_model` and registered carry
+Models logged with :func:`recsys.registry.log_model` and registered carry
 their structures from the start: registration builds them into the logged
 artifacts, so every replica that downloads the model finds them. A model
 with cold items (``recsys add-items``) carries none: its catalogue is not

@@ -136,7 +136,7 @@ def log_training_report(
     train_seconds
         Wall time of training.
     promoted, champion_value
-        The champion decision (see :func:`recsys.tracking.promote_champion`).
+        The champion decision (see :func:`recsys.registry.promote_champion`).
     ranking
         The model's ranking stage: its weights and choice are shown, and the
         examples are ranked by it as the model answers.
