@@ -95,6 +95,66 @@ def test_evaluation_top_k_equals_index_top_k_on_large_rows() -> None:
         np.testing.assert_array_equal(evaluation_top_k(scores, k), top_k(scores, k))
 
 
+def test_sparse_top_k_equals_the_dense_top_k_with_excluded_items_masked() -> None:
+    import scipy.sparse as sp
+
+    from recsys.evaluation._topk import evaluation_top_k, sparse_top_k
+
+    rng = np.random.default_rng(7)
+    dense = rng.choice([0.0, 0.0, 0.0, 0.5, 1.0, 2.0], size=(60, 2500)).astype(np.float32)
+    dense[:20] *= rng.random((20, 2500)) < 0.004  # a handful of positive scores: zeros fill the lists
+    dense[20] = 0.0  # nothing stored at all
+    excluded = [rng.choice(2500, size=rng.integers(0, 30), replace=False) for _ in range(60)]
+    excluded[21] = np.arange(40)  # the lowest zero-scoring columns excluded
+    masked = dense.copy()
+    for row, columns in enumerate(excluded):
+        masked[row, columns] = -np.inf
+    for k in (1, 10, 37):
+        expected = evaluation_top_k(masked, k)
+        expected[np.take_along_axis(masked, expected, axis=1) == -np.inf] = -1
+        np.testing.assert_array_equal(sparse_top_k(sp.csr_matrix(dense), excluded, k), expected)
+    assert sparse_top_k(sp.csr_matrix(-dense), excluded, 5) is None  # negative scores: the dense path
+
+
+def test_sparse_top_k_pads_with_minus_one_when_too_few_items_are_eligible() -> None:
+    import scipy.sparse as sp
+
+    from recsys.evaluation._topk import sparse_top_k
+
+    scores = sp.csr_matrix(np.array([[0.0, 3.0, 1.0, 0.0]], dtype=np.float32))
+    assert sparse_top_k(scores, [np.array([0, 3])], 4).tolist() == [[1, 2, -1, -1]]
+    assert sparse_top_k(scores, [np.array([1])], 4).tolist() == [[2, 0, 3, -1]]
+
+
+@pytest.mark.parametrize("name", ["sr", "transitions", "cooccurrence", "popular"])
+def test_baselines_rank_as_their_dense_scores(name: str) -> None:
+    """The harness takes sparse methods' lists from the stored scores (and popularity's from its one
+    order): the same ranks as from dense rows."""
+    from recsys.evaluation.baselines import make_baseline
+    from recsys.evaluation.cases import build_cases
+
+    corpus = two_cluster_corpus(n_sequences=300, seed=3)
+    train, test = random_split(corpus, test_fraction=0.3, seed=2)
+    method = make_baseline(name).fit(train)
+
+    class Dense(type(method)):  # the same scores, without the sparse shortcut
+        def top_items(self, query_rows, depth):  # type: ignore[no-untyped-def]
+            return None
+
+        def top_sessions(self, sessions, depth):  # type: ignore[no-untyped-def]
+            return None
+
+    dense = Dense.__new__(Dense)
+    dense.__dict__.update(method.__dict__)
+    for protocol in ("next_item", "session"):
+        cases = build_cases(test, protocol)
+        for exclude_seen in (True, False):
+            sparse_ranks = evaluate_method(method, cases, ks=(10,), batch_size=16, exclude_seen=exclude_seen).ranks
+            dense_ranks = evaluate_method(dense, cases, ks=(10,), batch_size=16, exclude_seen=exclude_seen).ranks
+            np.testing.assert_array_equal(sparse_ranks, dense_ranks)
+            assert sparse_ranks.any()
+
+
 def test_harness_ranks_equal_a_brute_force_per_pair_loop() -> None:
     corpus = two_cluster_corpus(n_sequences=200, seed=4)
     train, test = random_split(corpus, test_fraction=0.2, seed=1)

@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from recsys.errors import ConfigError
-from recsys.evaluation.methods import EmbeddingMethod, Method, session_matrix
+from recsys.evaluation.methods import EmbeddingMethod, Method, SparseMethod, session_matrix
 
 __all__ = [
     "PopularBaseline",
@@ -104,8 +104,21 @@ class PopularBaseline(Method):
     def score_sessions(self, sessions: Sequence[np.ndarray]) -> np.ndarray:
         return self.score(np.zeros(len(sessions), dtype=np.int64))
 
+    def top_items(self, query_rows: np.ndarray, depth: int) -> np.ndarray | None:
+        return self.top_sessions([np.array([row]) for row in query_rows], depth)
 
-class CooccurrenceBaseline(Method):
+    def top_sessions(self, sessions: Sequence[np.ndarray], depth: int) -> np.ndarray | None:
+        # the same list for every query (most played first, ties by the lower row) without its own items
+        order = np.argsort(-self.counts_, kind="stable")
+        result = np.full((len(sessions), min(depth, order.size)), -1, dtype=np.int64)
+        for i, session in enumerate(sessions):
+            head = order[: depth + session.size]
+            head = head[~np.isin(head, session)][:depth]
+            result[i, : head.size] = head
+        return result
+
+
+class CooccurrenceBaseline(SparseMethod):
     """Item-to-item cosine similarity of sequence-by-item incidence columns.
 
     ``score(a, b) = n_ab / sqrt(n_a * n_b)``, where ``n_ab`` counts sequences
@@ -123,17 +136,17 @@ class CooccurrenceBaseline(Method):
         self._normalized = normalized.tocsc()
         return self
 
-    def score(self, query_rows: np.ndarray) -> np.ndarray:
+    def sparse_scores(self, query_rows: np.ndarray) -> sp.csr_matrix:
         return self._similarities(self._normalized_t[query_rows])
 
-    def score_sessions(self, sessions: Sequence[np.ndarray]) -> np.ndarray:
+    def sparse_session_scores(self, sessions: Sequence[np.ndarray]) -> sp.csr_matrix:
         return self._similarities(session_matrix(sessions, len(self.item_ids_)) @ self._normalized_t)
 
-    def _similarities(self, profiles: sp.csr_matrix) -> np.ndarray:
-        return np.asarray((profiles @ self._normalized).todense(), dtype=np.float32)
+    def _similarities(self, profiles: sp.csr_matrix) -> sp.csr_matrix:
+        return sp.csr_matrix(profiles @ self._normalized, dtype=np.float32)
 
 
-class _ItemItemMethod(Method):
+class _ItemItemMethod(SparseMethod):
     """A method whose answer is a row of a sparse item-item matrix ``similarity_``.
 
     A session scores the mean of its items' rows (unless a subclass says otherwise).
@@ -141,12 +154,11 @@ class _ItemItemMethod(Method):
 
     similarity_: sp.csr_matrix
 
-    def score(self, query_rows: np.ndarray) -> np.ndarray:
-        return self.similarity_[query_rows].toarray()
+    def sparse_scores(self, query_rows: np.ndarray) -> sp.csr_matrix:
+        return self.similarity_[query_rows]
 
-    def score_sessions(self, sessions: Sequence[np.ndarray]) -> np.ndarray:
-        weights = session_matrix(sessions, len(self.item_ids_))
-        return (weights @ self.similarity_).toarray()
+    def sparse_session_scores(self, sessions: Sequence[np.ndarray]) -> sp.csr_matrix:
+        return session_matrix(sessions, len(self.item_ids_)) @ self.similarity_
 
 
 class SequentialRulesBaseline(_ItemItemMethod):
@@ -191,8 +203,8 @@ class SequentialRulesBaseline(_ItemItemMethod):
         self.similarity_ = sp.csr_matrix((weight, (before, after)), shape=(n, n), dtype=np.float32)
         return self
 
-    def score_sessions(self, sessions: Sequence[np.ndarray]) -> np.ndarray:
-        return self.score(np.fromiter((s[-1] for s in sessions), dtype=np.int64, count=len(sessions)))
+    def sparse_session_scores(self, sessions: Sequence[np.ndarray]) -> sp.csr_matrix:
+        return self.sparse_scores(np.fromiter((s[-1] for s in sessions), dtype=np.int64, count=len(sessions)))
 
 
 class TransitionsBaseline(SequentialRulesBaseline):

@@ -19,14 +19,15 @@ import scipy.sparse as sp
 
 from recsys.config import NEXT_SESSION_DECAY, Item2VecConfig, Relation
 from recsys.errors import ConfigError
+from recsys.evaluation._topk import sparse_top_k
 from recsys.index import normalize_rows
 from recsys.item2vec import ItemVectors, train
 from recsys.ranking import Blend, Evidence, Ranker, Ranking, recency_weights
 from recsys.recommender import Recommender
 
 __all__ = [
-    "Method", "EmbeddingMethod", "Item2VecMethod", "RankedMethod", "RecommenderMethod", "ScoreTable", "session_matrix",
-    "recency_weights",
+    "Method", "EmbeddingMethod", "Item2VecMethod", "RankedMethod", "RecommenderMethod", "ScoreTable", "SparseMethod",
+    "session_matrix", "recency_weights",
 ]
 
 _SCORE_CHUNK = 1024
@@ -126,6 +127,36 @@ class Method(ABC):
             chunk = used[start : start + _SCORE_CHUNK]
             scores += weights[:, chunk] @ self.score(chunk)
         return scores
+
+
+class SparseMethod(Method):
+    """A method whose scores are sparse, non-negative and 0 where unstored (co-occurrence, rules).
+
+    Subclasses give the stored scores (:meth:`sparse_scores`,
+    :meth:`sparse_session_scores`); the harness takes the top items from
+    them (:func:`~recsys.evaluation._topk.sparse_top_k`) rather than from a
+    dense row per query, the same lists at a fraction of the cost.
+    """
+
+    @abstractmethod
+    def sparse_scores(self, query_rows: np.ndarray) -> sp.csr_matrix:
+        """:meth:`score` as a sparse ``(n, len(item_ids_))`` matrix."""
+
+    @abstractmethod
+    def sparse_session_scores(self, sessions: Sequence[np.ndarray]) -> sp.csr_matrix:
+        """:meth:`score_sessions` as a sparse ``(len(sessions), len(item_ids_))`` matrix."""
+
+    def score(self, query_rows: np.ndarray) -> np.ndarray:
+        return self.sparse_scores(query_rows).toarray()
+
+    def score_sessions(self, sessions: Sequence[np.ndarray]) -> np.ndarray:
+        return self.sparse_session_scores(sessions).toarray()
+
+    def top_items(self, query_rows: np.ndarray, depth: int) -> np.ndarray | None:
+        return sparse_top_k(self.sparse_scores(query_rows), [np.array([row]) for row in query_rows], depth)
+
+    def top_sessions(self, sessions: Sequence[np.ndarray], depth: int) -> np.ndarray | None:
+        return sparse_top_k(self.sparse_session_scores(sessions), sessions, depth)
 
 
 class ScoreTable(Method):
