@@ -34,8 +34,9 @@ Search = Callable[..., tuple[np.ndarray, np.ndarray]]
 CandidateSource = Literal["vectors", "popularity"]
 """Where a query's candidates come from besides its observed successors."""
 
-_BATCH = 256
-"""Contexts ranked per batch."""
+_BATCH = 2048
+"""Contexts ranked per batch: faiss's search of their candidates takes about 1.6 times as long in
+batches of 256 (43,000 items, 100 candidates each: 4.8-7.0 s against 2.9-4.2 s in batches of 4,096)."""
 
 
 @dataclass(frozen=True)

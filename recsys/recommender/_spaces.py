@@ -223,7 +223,7 @@ class SearchSpaces:
         return {space.relation: space.ann_report for space in self.spaces.values() if space.ann_report is not None}
 
 
-_TABLE_BLOCK = 1024
+_TABLE_BLOCK = 4096
 """Items ranked per block while a ranked table is built."""
 
 
