@@ -9,6 +9,7 @@ MLflow and registers the model.
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -27,12 +28,15 @@ from recsys.evaluation.cases import build_cases
 from recsys.evaluation.methods import Item2VecMethod, Method, RankedMethod
 from recsys.evaluation.protocol import MethodResult, evaluate_methods, item_popularity
 from recsys.item2vec import EpochReport, ItemVectors, corpus_mode, effective_workers, train
+from recsys.model_store import VECTORS_ARTIFACT
 from recsys.plots import metric_at_k_figure
 from recsys.progress import Progress, Task
 from recsys.ranking import Ranking
+from recsys.recommender import Recommender
 from recsys.resources import StageTimer
 from recsys.results import TrainingResult
 from recsys.selection import Candidate, Selection, check_collapse, choose_config, fit_ranking_stage, why_no_ranking
+from recsys.search_store import SearchStore
 from recsys.store import tracked_run
 
 __all__ = ["PreparedData", "TrainingResult", "run_training"]
@@ -91,7 +95,8 @@ def run_training(
                                         headline_k=config.evaluation.headline_k)
     run_tags = {"method": "item2vec", "git_commit": tracking.git_commit() or "unknown", "sweep_trial": "false"}
     with (tracked_run(experiment_id=experiment, tags={**run_tags, **(tags or {})}) as run,
-          progress.task("select", total=_UNITS * (config.selection.budget + 1 + _AFTER_TRAINING), percent=True) as task):
+          progress.task("select", total=_UNITS * (config.selection.budget + 1 + _AFTER_TRAINING), percent=True) as task,
+          tempfile.TemporaryDirectory(prefix="recsys-model-") as staging):
         work = _Work(task)
         with stages.stage("log"):
             tracking.log_config(config, exclude=("item2vec",))
@@ -119,11 +124,14 @@ def run_training(
         work.stage("rank")
         vectors, ranking = _fit_ranking(config, prepared.train, selection, vectors, stages=stages, say=say)
         work.done(_RANKING)
+        cold_start = _fit_cold_start(config, prepared, vectors, stages=stages, say=say)
+        work.stage("prepare")
+        serving = _search_structures(config, vectors, ranking, cold_start, Path(staging), stages=stages, say=say)
 
         say(f"evaluating on {len(cases):,} {protocol} cases")
         baselines = config.evaluation.baselines
         with stages.stage("evaluate"):
-            methods = _item2vec_methods(vectors, ranking)
+            methods = _item2vec_methods(vectors, ranking, serving)
             for name in baselines:
                 work.stage("evaluate", note=f"fitting {name}")
                 methods.append(make_baseline(name).fit(prepared.train))
@@ -141,7 +149,6 @@ def run_training(
             )
         work.done(_EVALUATION)
         work.stage("log")
-        cold_start = _fit_cold_start(config, prepared, vectors, stages=stages, say=say)
         with stages.stage("log"):
             k = config.evaluation.headline_k
             tracking.log_results(results, primary=results[0].method, headline_k=k)
@@ -154,7 +161,7 @@ def run_training(
                 registered = config.tracking.registered_model
                 model_uri = tracking.log_model(
                     vectors, metadata=prepared.metadata, registered_model=registered, cold_start=cold_start,
-                    ranking=ranking,
+                    ranking=ranking, prepared=serving,
                 )
                 if registered:
                     promoted, champion_value = tracking.promote_champion(registered, run.info.run_id, metric=f"hr_at_{k}")
@@ -177,19 +184,47 @@ def run_training(
     )
 
 
-def _item2vec_methods(vectors: ItemVectors, ranking: Ranking | None) -> list[Method]:
+def _search_structures(
+    config: PipelineConfig, vectors: ItemVectors, ranking: Ranking | None, cold_start: ColdStart | None,
+    staging: Path, *, stages: StageTimer, say: Callable[[str], None],
+) -> Recommender | None:
+    """The registered model's search structures, built once before the evaluation (which reads item
+    queries' answers from its tables) and logged with the model; None where the model carries none
+    (not registered, or with cold items).
+
+    The vectors are saved to ``staging`` first: the structures are stored beside them, keyed by
+    their digest, as a model loaded from MLflow finds them.
+    """
+    if not (config.tracking.log_model and config.tracking.registered_model):
+        return None
+    if cold_start is not None and len(cold_start) > 0:
+        return None
+    say("preparing the search structures of the model (neighbour tables)")
+    with stages.stage("prepare"):
+        store = SearchStore(vectors.save(staging / VECTORS_ARTIFACT))
+        return Recommender(vectors, store=store, ranking=ranking).prepare()
+
+
+def _item2vec_methods(vectors: ItemVectors, ranking: Ranking | None, serving: Recommender | None) -> list[Method]:
     """item2vec as the harness scores it: the model's default ranking first (the run's headline), then the others.
 
     The vectors alone by each relation (the default relation first) and,
     with a ranking stage, its blend (``item2vec-ranked``, first where it is
     the default of item queries) and the evidence alone (``item2vec-evidence``).
+    Item queries read their answers from ``serving``'s tables where it has
+    them: the very lists the model serves, not searched for twice.
     """
     relations = [vectors.default_relation] + [r for r in ("next", "similar") if r != vectors.default_relation]
-    plain: list[Method] = [Item2VecMethod.from_vectors(vectors, relation=r)
+    table = (lambda relation, ranked=False: None) if serving is None else serving.neighbour_table
+    plain: list[Method] = [Item2VecMethod.from_vectors(vectors, relation=r, table=table(r))
                            for r in relations if r == "similar" or vectors.context_vectors is not None]
     if ranking is None:
         return plain
-    ranked, evidence = RankedMethod(vectors, ranking), RankedMethod(vectors, ranking, variant="evidence")
+    ranked_table = table("next", ranked=True)
+    if ranked_table is not None and ranking.candidates < ranked_table.depth:
+        ranked_table = None
+    ranked = RankedMethod(vectors, ranking, table=ranked_table)
+    evidence = RankedMethod(vectors, ranking, variant="evidence")
     return [ranked, *plain, evidence] if ranking.default("item") == "ranker" else [*plain, ranked, evidence]
 
 

@@ -101,6 +101,7 @@ def log_model(
     registered_model: str | None = None,
     cold_start: ColdStart | None = None,
     ranking: Ranking | None = None,
+    prepared: Recommender | None = None,
 ) -> str:
     """Log vectors, metadata and the pyfunc model to the active run; optionally register it.
 
@@ -111,7 +112,10 @@ def log_model(
 
     A model that is registered carries its prepared search structures
     (:mod:`recsys.search_store`): they are built here, once, so that every
-    replica serving it starts without building them. A model with cold
+    replica serving it starts without building them, unless ``prepared``
+    already holds them: a recommender over these vectors and ``ranking``
+    whose store is the directory the vectors were saved to, prepared (the
+    training pipeline evaluates with its tables first). A model with cold
     items does not: its catalogue is not the trained one, and a recommender
     builds its own structures for it.
 
@@ -122,12 +126,17 @@ def log_model(
     """
     package_dir = Path(__file__).resolve().parent
     with tempfile.TemporaryDirectory() as staging:
-        artifacts = {VECTORS_ARTIFACT: str(vectors.save(Path(staging) / VECTORS_ARTIFACT))}
+        structures = registered_model and (cold_start is None or len(cold_start) == 0)
+        if structures and prepared is not None and prepared.store is not None:
+            artifacts = {VECTORS_ARTIFACT: str(prepared.store.vectors_dir)}
+        else:
+            artifacts = {VECTORS_ARTIFACT: str(vectors.save(Path(staging) / VECTORS_ARTIFACT))}
         if ranking is not None:
             artifacts[RANKING_ARTIFACT] = str(ranking.save(Path(staging) / RANKING_ARTIFACT))
-        if registered_model and (cold_start is None or len(cold_start) == 0):
-            prepared = Recommender.from_directory(artifacts[VECTORS_ARTIFACT],
-                                                  ranking_dir=artifacts.get(RANKING_ARTIFACT)).prepare()
+        if structures:
+            if prepared is None or prepared.store is None:
+                prepared = Recommender.from_directory(artifacts[VECTORS_ARTIFACT],
+                                                      ranking_dir=artifacts.get(RANKING_ARTIFACT)).prepare()
             log_ann_reports(prepared)
         if metadata is not None:
             meta_path = Path(staging) / f"{METADATA_ARTIFACT}.parquet"

@@ -155,6 +155,32 @@ def test_baselines_rank_as_their_dense_scores(name: str) -> None:
             assert sparse_ranks.any()
 
 
+@pytest.mark.parametrize("relation", ["next", "similar"])
+def test_item2vec_lists_from_faiss_are_the_top_of_the_dense_scores(relation: str) -> None:
+    """item2vec's top lists come from faiss's blocked search: the best scores of the catalogue (up to
+    float rounding, which may swap near ties), never the query or the session's own items."""
+    corpus = two_cluster_corpus(n_sequences=300, seed=3)
+    config = resolved_config(Item2VecConfig(vector_size=16, epochs=3, seed=1), corpus)
+    method = Item2VecMethod(config, relation=relation).fit(corpus)
+    rng = np.random.default_rng(0)
+    rows = rng.choice(len(method.item_ids_), size=30, replace=False)
+    sessions = [rng.choice(len(method.item_ids_), size=rng.integers(1, 6), replace=False) for _ in range(30)]
+    for lists, scores, excluded in ((method.top_items(rows, 10), method.score(rows), [[r] for r in rows]),
+                                    (method.top_sessions(sessions, 10), method.score_sessions(sessions), sessions)):
+        for found, row_scores, own in zip(lists, scores, excluded):
+            row_scores[list(own)] = -np.inf
+            assert not set(found) & set(own) and -1 not in found
+            np.testing.assert_allclose(row_scores[found], -np.sort(-row_scores)[:10], rtol=1e-5, atol=1e-6)
+
+
+def test_drop_excluded_keeps_the_order_and_pads() -> None:
+    from recsys.evaluation._topk import drop_excluded
+
+    columns = np.array([[4, 2, 7, 1, -1], [3, 5, 6, 0, 2]])
+    kept = drop_excluded(columns, [np.array([2, 9]), np.array([3, 5, 6, 0])], 3)
+    assert kept.tolist() == [[4, 7, 1], [2, -1, -1]]
+
+
 def test_harness_ranks_equal_a_brute_force_per_pair_loop() -> None:
     corpus = two_cluster_corpus(n_sequences=200, seed=4)
     train, test = random_split(corpus, test_fraction=0.2, seed=1)

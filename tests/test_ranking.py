@@ -207,7 +207,10 @@ def test_ranked_method_answers_like_the_ranker_in_the_harness(
     assert np.argsort(-scores[0], kind="stable")[:10].tolist() == rows[0].tolist()
     # the harness asks for the top rows directly: the same as ranking the dense scores
     assert methods[0].top_items(np.array([0]), 10).tolist() == [rows[0].tolist()]
-    assert plain.top_items(np.array([0]), 10) is None  # a method that has no shortcut scores the catalogue
+    plain_scores = plain.score(np.array([0]))[0]
+    plain_scores[0] = -np.inf
+    # the vectors alone are searched with faiss: the top of their dense scores
+    assert plain.top_items(np.array([0]), 10).tolist() == [np.argsort(-plain_scores, kind="stable")[:10].tolist()]
 
 
 def test_the_default_variant_follows_the_stages_choice_per_kind(

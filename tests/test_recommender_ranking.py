@@ -70,6 +70,32 @@ def test_ranked_answers_are_the_same_prepared_or_not(model: tuple[ItemVectors, R
     assert many.item_ids[0].tolist() == prepared.recommend("a0", k=10).item_ids.tolist()
 
 
+def test_the_harness_reads_item_queries_from_the_prepared_tables(
+    model: tuple[ItemVectors, Ranking], prepared: Recommender
+) -> None:
+    """The training pipeline evaluates item queries with the tables the model serves: the same ranks as searching."""
+    from recsys.evaluation.cases import build_cases
+    from recsys.evaluation.methods import Item2VecMethod, RankedMethod
+    from recsys.evaluation.protocol import evaluate_method
+
+    vectors, ranking = model
+    ranked_table, similar_table = prepared.neighbour_table("next", ranked=True), prepared.neighbour_table("similar")
+    assert ranked_table is not None and similar_table is not None
+    assert prepared.neighbour_table("next") is None  # "next" is ranked by default: no plain table
+    cases = build_cases(_corpus(120, seed=5), "next_item")
+    pairs = [(RankedMethod(vectors, ranking, table=ranked_table), RankedMethod(vectors, ranking)),
+             (Item2VecMethod.from_vectors(vectors, relation="similar", table=similar_table),
+              Item2VecMethod.from_vectors(vectors, relation="similar"))]
+    for (listed, searched), table in zip(pairs, (ranked_table, similar_table)):
+        rows = np.arange(6)
+        assert listed.top_items(rows, 10).tolist() == table.rows[rows, :10].tolist()  # read, not searched
+        ranks = evaluate_method(listed, cases, ks=(10,)).ranks
+        np.testing.assert_array_equal(ranks, evaluate_method(searched, cases, ks=(10,)).ranks)
+        assert ranks.any()
+    with pytest.raises(ConfigError, match="ranked table"):
+        RankedMethod(vectors, ranking, variant="evidence", table=ranked_table)
+
+
 def test_the_observed_successor_comes_first(prepared: Recommender) -> None:
     assert prepared.recommend("a0", k=3).item_ids[0] == "a1"
     assert prepared.recommend("b0", k=3, rank="ranker").item_ids[0] == "b1"

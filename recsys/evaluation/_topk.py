@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from recsys.index import top_k
 
-__all__ = ["evaluation_top_k", "sparse_top_k"]
+__all__ = ["drop_excluded", "evaluation_top_k", "sparse_top_k"]
 
 _SAMPLE_SHARE = 16
 """The first ``n_items / _SAMPLE_SHARE`` columns give the threshold."""
@@ -131,3 +131,33 @@ def sparse_top_k(scores: sp.spmatrix, excluded: Sequence[np.ndarray], k: int) ->
         zeros = np.setdiff1d(np.arange(min(n_cols, k + taken.size)), taken)[: k - found[row]]
         result[row, found[row] : found[row] + zeros.size] = zeros
     return result
+
+
+def drop_excluded(columns: np.ndarray, excluded: Sequence[np.ndarray], k: int) -> np.ndarray:
+    """The first ``k`` columns of each row of a best-first list that are not among that row's ``excluded``.
+
+    Parameters
+    ----------
+    columns
+        ``(n_queries, width)`` columns, best first, -1 for none.
+    excluded
+        For each row, the columns to drop (the session's own items).
+    k
+        Columns to keep per row.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_queries, min(k, width))`` int64 columns, padded with -1.
+    """
+    n_rows, width = columns.shape
+    lengths = np.fromiter((e.size for e in excluded), dtype=np.int64, count=n_rows)
+    n_cols = int(max(columns.max(initial=0), max((int(e.max(initial=0)) for e in excluded), default=0))) + 1
+    excluded_keys = np.repeat(np.arange(n_rows, dtype=np.int64), lengths) * n_cols
+    if lengths.sum():
+        excluded_keys += np.concatenate(excluded).astype(np.int64)
+    dropped = (columns < 0) | np.isin(np.arange(n_rows, dtype=np.int64)[:, None] * n_cols + columns, excluded_keys)
+    order = np.argsort(dropped, axis=1, kind="stable")[:, : min(k, width)]
+    kept = np.take_along_axis(columns, order, axis=1)
+    kept[np.take_along_axis(dropped, order, axis=1)] = -1
+    return kept

@@ -19,9 +19,10 @@ import scipy.sparse as sp
 
 from recsys.config import NEXT_SESSION_DECAY, Item2VecConfig, Relation
 from recsys.errors import ConfigError
-from recsys.evaluation._topk import sparse_top_k
-from recsys.index import normalize_rows
+from recsys.evaluation._topk import drop_excluded, sparse_top_k
+from recsys.index import knn, normalize_rows
 from recsys.item2vec import ItemVectors, train
+from recsys.neighbours import NeighbourTable
 from recsys.ranking import Blend, Evidence, Ranker, Ranking, recency_weights
 from recsys.recommender import Recommender
 
@@ -204,16 +205,45 @@ class EmbeddingMethod(Method):
     vectors, which ranks items as the mean of their cosine similarities does.
     """
 
+    table: NeighbourTable | None = None
+    """Every item's best neighbours already listed (a prepared model's table): item queries
+    read their top items from it rather than search for them."""
+
     def _set_embeddings(self, item_ids: Sequence[str], vectors: np.ndarray) -> None:
         self.item_ids_ = tuple(item_ids)
         self._unit = normalize_rows(vectors)
 
     def score(self, query_rows: np.ndarray) -> np.ndarray:
-        return self._unit[query_rows] @ self._unit.T
+        return self._queries(query_rows) @ self._candidates().T
 
     def score_sessions(self, sessions: Sequence[np.ndarray]) -> np.ndarray:
-        profiles = normalize_rows(session_matrix(sessions, len(self.item_ids_)) @ self._unit)
-        return profiles @ self._unit.T
+        return self._session_queries(sessions) @ self._candidates().T
+
+    def top_items(self, query_rows: np.ndarray, depth: int) -> np.ndarray | None:
+        listed = _from_table(self.table, query_rows, depth)
+        if listed is not None:
+            return listed
+        rows, _scores = knn(self._queries(query_rows), self._candidates(), depth, exclude_rows=query_rows)
+        return rows
+
+    def top_sessions(self, sessions: Sequence[np.ndarray], depth: int) -> np.ndarray | None:
+        # faiss's blocked kernel (about twice as fast as scoring the catalogue densely), deep enough
+        # that the session's own items can be dropped
+        width = depth + max((s.size for s in sessions), default=0)
+        rows, _scores = knn(self._session_queries(sessions), self._candidates(), width)
+        return drop_excluded(rows, sessions, depth)
+
+    def _queries(self, query_rows: np.ndarray) -> np.ndarray:
+        """The query vectors of items."""
+        return self._unit[query_rows]
+
+    def _session_queries(self, sessions: Sequence[np.ndarray]) -> np.ndarray:
+        """The query vectors of sessions."""
+        return normalize_rows(session_matrix(sessions, len(self.item_ids_)) @ self._unit)
+
+    def _candidates(self) -> np.ndarray:
+        """The vectors the queries are scored against (their inner products)."""
+        return self._unit
 
 
 class Item2VecMethod(EmbeddingMethod):
@@ -245,10 +275,14 @@ class Item2VecMethod(EmbeddingMethod):
         return f"item2vec-{self.relation}"
 
     @classmethod
-    def from_vectors(cls, vectors: ItemVectors, *, relation: Relation | None = None) -> "Item2VecMethod":
-        """Wrap already trained vectors without training again."""
+    def from_vectors(
+        cls, vectors: ItemVectors, *, relation: Relation | None = None, table: NeighbourTable | None = None
+    ) -> "Item2VecMethod":
+        """Wrap already trained vectors without training again (``table``: their prepared neighbour
+        table of this relation, see :attr:`EmbeddingMethod.table`)."""
         method = cls(vectors.config, relation=relation or vectors.default_relation)
         method._set_vectors(vectors)
+        method.table = table
         return method
 
     def _set_vectors(self, vectors: ItemVectors) -> None:
@@ -261,16 +295,19 @@ class Item2VecMethod(EmbeddingMethod):
         self._set_vectors(train(train_sequences, self.config))
         return self
 
-    def score(self, query_rows: np.ndarray) -> np.ndarray:
+    def _queries(self, query_rows: np.ndarray) -> np.ndarray:
         if self.relation == "similar":
-            return super().score(query_rows)
-        return self.vectors_.vectors[query_rows] @ self.vectors_.context_vectors.T
+            return super()._queries(query_rows)
+        return self.vectors_.vectors[query_rows]
 
-    def score_sessions(self, sessions: Sequence[np.ndarray]) -> np.ndarray:
+    def _session_queries(self, sessions: Sequence[np.ndarray]) -> np.ndarray:
         if self.relation == "similar":
-            return super().score_sessions(sessions)
+            return super()._session_queries(sessions)
         weights = recency_weights(sessions, len(self.item_ids_), decay=NEXT_SESSION_DECAY)
-        return (weights @ self.vectors_.vectors) @ self.vectors_.context_vectors.T
+        return np.asarray(weights @ self.vectors_.vectors, dtype=np.float32)
+
+    def _candidates(self) -> np.ndarray:
+        return super()._candidates() if self.relation == "similar" else self.vectors_.context_vectors
 
 
 RankedVariant = Literal["ranker", "evidence", "default"]
@@ -299,14 +336,23 @@ class RankedMethod(Method):
         what the model answers when no ranking is asked for, the blend or,
         for a kind of query where validation chose them, the vectors alone
         by the model's relation.
+    table
+        The ``"ranker"`` variant's answers to item queries already listed (a
+        prepared model's ranked "next" table, whose depth the stage's
+        candidates cover): item queries read their top items from it.
     """
 
-    def __init__(self, vectors: ItemVectors, ranking: Ranking, *, variant: RankedVariant = "ranker") -> None:
+    def __init__(self, vectors: ItemVectors, ranking: Ranking, *, variant: RankedVariant = "ranker",
+                 table: NeighbourTable | None = None) -> None:
         if vectors.context_vectors is None:
             raise ConfigError("the ranking stage needs output vectors, and these item vectors have none")
+        if table is not None and (variant != "ranker" or ranking.candidates < table.depth):
+            raise ConfigError("a ranked table lists the 'ranker' variant's item queries, ranked among at least "
+                              f"as many candidates as it is deep ({table.depth}; the stage has {ranking.candidates})")
         self.vectors_ = vectors
         self.ranking = ranking
         self.variant = variant
+        self.table = table
         self.item_ids_ = vectors.item_ids
         self._ranker = self._bind(ranking.evidence)
         self._plain = Item2VecMethod.from_vectors(vectors)
@@ -351,6 +397,9 @@ class RankedMethod(Method):
         return self._ranker.rank(sessions, self._blend(kind), depth, source=source)[0]
 
     def top_items(self, query_rows: np.ndarray, depth: int) -> np.ndarray | None:
+        listed = _from_table(self.table, query_rows, depth)
+        if listed is not None:
+            return listed
         return self._top([np.array([row]) for row in query_rows], "item", depth)
 
     def top_sessions(self, sessions: Sequence[np.ndarray], depth: int) -> np.ndarray | None:
@@ -365,6 +414,13 @@ class RankedMethod(Method):
         if not self._ranked("session"):
             return self._plain.score_sessions(sessions)
         return self._scores(sessions, "session")
+
+
+def _from_table(table: NeighbourTable | None, query_rows: np.ndarray, depth: int) -> np.ndarray | None:
+    """The top ``depth`` rows of each query read from ``table`` (None: no table, or not that deep)."""
+    if table is None or depth > table.depth:
+        return None
+    return table.rows[query_rows, :depth].astype(np.int64)
 
 
 class RecommenderMethod(Method):

@@ -30,7 +30,7 @@ from recsys.data._schema import check_sequences
 from recsys.errors import ConfigError, UnknownItemError
 from recsys.index import AnnReport
 from recsys.item2vec import ItemVectors
-from recsys.neighbours import ExportReport, Progress, export_neighbours
+from recsys.neighbours import ExportReport, NeighbourTable, Progress, export_neighbours
 from recsys.ranking import QueryKind, Rank, Ranker, Ranking
 from recsys.recommender._catalogue import Catalogue
 from recsys.recommender._cold import ColdItems
@@ -241,6 +241,14 @@ class Recommender(SessionQueries, Frames):
 
     def _space(self, relation: Relation | None) -> Space:
         return self._search.space(relation)
+
+    def neighbour_table(self, relation: Relation, *, ranked: bool = False) -> NeighbourTable | None:
+        """The table :meth:`prepare` made for ``relation`` (``ranked``: "next" in the ranking stage's
+        order of item queries), None if it made none (a large catalogue, or the other order)."""
+        space = self._search.spaces.get(relation)
+        if space is None:
+            return None
+        return space.ranked_table if ranked else space.table
 
     def ranks_by_default(self, kind: QueryKind = "item") -> bool:
         """Whether ``kind`` queries of the default relation are ordered by the ranking stage when no ``rank`` is asked."""
