@@ -40,7 +40,8 @@ HAND_RECIPE = "hand recipe"
 
 
 def _run(source: list[str], extra: list[str]) -> tuple[float, str, dict[str, str]]:
-    """Wall seconds, the stage summary and the final options of one `recsys train`."""
+    """Wall seconds, the stage summary (with the test HR@10 and NDCG@10) and the final options of one
+    `recsys train`."""
     with tempfile.TemporaryDirectory(prefix="recsys-bench-") as store:
         uri = f"sqlite:///{store}/mlflow.db"
         env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONHASHSEED": "0"}
@@ -56,7 +57,10 @@ def _run(source: list[str], extra: list[str]) -> tuple[float, str, dict[str, str
         runs = [run for run in client.search_runs([e.experiment_id for e in client.search_experiments()])
                 if "mlflow.parentRunId" not in run.data.tags and "vector_size" in run.data.params]
         params = runs[0].data.params if runs else {}
+        metrics = runs[0].data.metrics if runs else {}
     stages = next((line for line in result.stdout.splitlines() if line.startswith("stages:")), "")
+    if "hr_at_10" in metrics:
+        stages += f"; test hr_at_10 {metrics['hr_at_10']:.4f}, ndcg_at_10 {metrics['ndcg_at_10']:.4f}"
     return seconds, stages, params
 
 
