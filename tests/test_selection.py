@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from recsys import train
-from recsys.config import Item2VecConfig, SelectionConfig
+from recsys.config import Item2VecConfig, RankingConfig, SelectionConfig
 from recsys.data.synthetic import SynthConfig, generate_playlists
 from recsys.data.synthetic_replay import ReplayConfig, generate_replays
 from recsys.item2vec import ADAPTIVE_OPTIONS
@@ -19,12 +19,13 @@ from recsys.selection import (
     check_collapse,
     choose_config,
     corpus_stats,
+    fit_ranking_stage,
     resolve_defaults,
     selection_parts,
     validation_split,
 )
 from recsys.selection._defaults import BASE_ALPHA, FORWARD_AMOUNT_FACTOR, MAX_ALPHA
-from recsys.selection import _select
+from recsys.selection import _ranking, _select
 from recsys.selection._select import FORWARD_PAIR_COST, MIN_BUDGET, _best, training_cost
 
 
@@ -192,13 +193,33 @@ def test_the_candidates_sample_fits_the_budget_and_the_item_cap(monkeypatch: pyt
     for selection in (SelectionConfig(budget=0.25), SelectionConfig(max_sample_items=2_000)):
         parts = selection_parts(sequences, configs, stats, selection)
         fit, validation = validation_split(sequences, selection)
-        assert 0 < parts.fraction < 1 and parts.validation.equals(validation)
+        assert 0 < parts.fraction < 1 and parts.validation.equals(validation) and parts.fit.equals(fit)
         assert set(parts.sample["sequence_id"]) <= set(fit["sequence_id"])
         assert parts.sample["sequence_id"].is_sorted()
         spent = sum(training_cost(c, parts.sample_words) for c in configs) / parts.final_cost
         assert spent <= selection.budget * 1.1  # a sample of sequences, not of items: about the budget
         assert parts.sample_words <= selection.max_sample_items * 1.1
     assert selection_parts(sequences, configs, stats, SelectionConfig(budget=0.0)).budget == 0.0
+
+
+def test_the_ranking_stage_counts_its_evidence_on_the_whole_training_part(monkeypatch: pytest.MonkeyPatch) -> None:
+    sequences = generate_playlists(SynthConfig(n_playlists=600))[0]
+    monkeypatch.setattr(_select, "MIN_BUDGET", 0.0)
+    selection_config = SelectionConfig(budget=0.25)
+    selection = choose_config(sequences, Item2VecConfig(epochs=2, vector_size=16, workers=1), selection_config)
+    parts = selection.parts
+    assert parts is not None and parts.sample.height < parts.fit.height
+    seen: dict[str, pl.DataFrame] = {}
+    fit_ranking = _ranking.fit_ranking
+
+    def spy(vectors, fit, validation, config, **options):  # type: ignore[no-untyped-def]
+        seen["fit"] = fit
+        return fit_ranking(vectors, fit, validation, config, **options)
+
+    monkeypatch.setattr(_ranking, "fit_ranking", spy)
+    fitted = fit_ranking_stage(sequences, selection, RankingConfig(max_cases=200), selection_config)
+    assert seen["fit"].equals(parts.fit)  # the vectors are the sample's; the evidence is all of the part's
+    assert set(fitted.defaults) == {"item", "session"}
 
 
 def test_training_cost_follows_epochs_items_and_pairs() -> None:

@@ -109,9 +109,9 @@ def fit_ranking(
     Parameters
     ----------
     vectors
-        Vectors trained on ``fit`` alone (with output vectors).
+        Vectors trained on ``fit`` or a sample of it (with output vectors).
     fit, validation
-        The validation split of the training sequences.
+        The validation split of the training sequences; the evidence is counted on ``fit``.
     config
         Candidates, evidence settings, cases and whether to choose.
     relation
@@ -177,10 +177,13 @@ def fit_ranking_stage(
 ) -> RankingFit:
     """Fit the ranking stage of a training run on its selection's validation split.
 
-    The vectors and the evidence the weights are fitted with come from the
-    selection's sample of the validation's training part: the chosen
-    candidate's vectors are reused; without them (no automatic selection),
-    :attr:`Selection.config` is trained on that sample.
+    The weights are fitted with the vectors of the selection's sample of
+    the validation's training part (the chosen candidate's are reused;
+    without them, no automatic selection, :attr:`Selection.config` is
+    trained on that sample) and the evidence counted on all of that part,
+    as the final stage counts it on all the training sequences: counting is
+    cheap, and evidence from a sample would weigh less in the blend than it
+    will in the final model.
 
     Parameters
     ----------
@@ -204,5 +207,5 @@ def fit_ranking_stage(
     chosen = selection.chosen
     reuse = chosen is not None and chosen.vectors is not None and chosen.config == selection.config
     vectors = chosen.vectors if reuse else train(parts.sample, selection.config)
-    return fit_ranking(vectors, parts.sample, parts.validation, config, relation=selection.config.relation or "next",
+    return fit_ranking(vectors, parts.fit, parts.validation, config, relation=selection.config.relation or "next",
                        metric=selection_config.metric, k=k, seed=selection_config.seed)

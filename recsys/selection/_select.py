@@ -145,7 +145,9 @@ class SelectionParts:
     """The data the candidates train and are scored on, and what they may cost."""
 
     sample: pl.DataFrame
-    """The candidates' training sequences: a seeded sample of the validation's training part."""
+    """The candidates' training sequences: a seeded sample of :attr:`fit`."""
+    fit: pl.DataFrame
+    """The validation's training part: the training sequences but the validation ones."""
     validation: pl.DataFrame
     """The held-out validation sequences."""
     fraction: float
@@ -184,7 +186,7 @@ def selection_parts(
     sample = fit if fraction >= 1.0 else fit.sample(fraction=fraction, seed=selection.seed, shuffle=True).sort(
         "sequence_id")
     budget = allowed / final_cost if selection.budget > 0 else 0.0
-    return SelectionParts(sample, validation, min(fraction, 1.0), budget, final_cost)
+    return SelectionParts(sample, fit, validation, min(fraction, 1.0), budget, final_cost)
 
 
 def _candidates(config: Item2VecConfig, stats: CorpusStats) -> list[tuple[str, Item2VecConfig]]:
