@@ -26,7 +26,7 @@ from mlflow.tracking._tracking_service.utils import is_tracking_uri_set
 
 from recsys.errors import ModelLoadError, first_line
 from recsys.quiet import quiet_mlflow
-from recsys.store import check_store, sqlite_path
+from recsys.store import StoreOpening, check_store, sqlite_path
 
 __all__ = [
     "ARTIFACT_ROOT_ENV",
@@ -43,6 +43,7 @@ __all__ = [
     "local_model_dir",
     "model_files",
     "model_source",
+    "open_tracking_store",
     "registered_version",
     "use_tracking_uri",
 ]
@@ -106,6 +107,21 @@ def use_tracking_uri(uri: str | None = None) -> str:
     check_store(uri)
     mlflow.set_tracking_uri(uri)
     return uri
+
+
+def open_tracking_store(uri: str | None = None) -> StoreOpening:
+    """:func:`use_tracking_uri` with the slow part in the background (see :class:`~recsys.store.StoreOpening`).
+
+    ``uri`` defaults to :func:`default_tracking_uri`. Point MLflow at the
+    store with ``mlflow.set_tracking_uri(opening.wait())`` before the first
+    logging.
+
+    Raises
+    ------
+    TrackingStoreError
+        If the quick checks fail (a server that does not answer, a path that cannot be a database).
+    """
+    return StoreOpening(uri or default_tracking_uri())
 
 
 ARTIFACT_ROOT_ENV = "RECSYS_ARTIFACT_ROOT"

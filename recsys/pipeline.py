@@ -24,7 +24,7 @@ from recsys.config import PipelineConfig
 from recsys.data.load import PreparedData, load_training_data
 from recsys.errors import CollapseWarning, DataError
 from recsys.evaluation.baselines import make_baseline
-from recsys.evaluation.cases import build_cases
+from recsys.evaluation.cases import EvaluationCases, build_cases
 from recsys.evaluation.methods import Item2VecMethod, Method, RankedMethod
 from recsys.evaluation.protocol import MethodResult, evaluate_methods, item_popularity
 from recsys.item2vec import EpochReport, ItemVectors, corpus_mode, effective_workers, train
@@ -83,29 +83,43 @@ def run_training(
     say = on_stage or (lambda _message: None)
     progress = progress or Progress(quiet=True)
     stages = stages if stages is not None else StageTimer()
-    tracking.use_tracking_uri(config.tracking.tracking_uri)  # a broken store fails before any work
-    if prepared is None:
-        say(f"reading {config.data.path} ({config.data.format})")
-        prepared = load_training_data(config, stages=stages, progress=progress)
-    protocol = config.evaluation.protocols[0]
-    with stages.stage("evaluate"):
-        cases = build_cases(prepared.test, protocol, session_window=config.evaluation.session_window)
+    # a broken store fails before any work; a new store's tables are built while the data is read and chosen on
+    with tracking.open_tracking_store(config.tracking.tracking_uri) as store:
+        if prepared is None:
+            say(f"reading {config.data.path} ({config.data.format})")
+            prepared = load_training_data(config, stages=stages, progress=progress)
+        protocol = config.evaluation.protocols[0]
+        with stages.stage("evaluate"):
+            cases = build_cases(prepared.test, protocol, session_window=config.evaluation.session_window)
+        with progress.task("select", total=_UNITS * (config.selection.budget + 1 + _AFTER_TRAINING),
+                           percent=True) as task:
+            work = _Work(task)
+            with stages.stage("select"):
+                selection = _select(config, prepared.train, say, work)
+            mlflow.set_tracking_uri(store.wait())
+            return _train_and_log(config, prepared, cases, selection, work, say=say, on_epoch=on_epoch, tags=tags,
+                                  stages=stages)
 
+
+def _train_and_log(
+    config: PipelineConfig, prepared: PreparedData, cases: EvaluationCases, selection: Selection, work: _Work, *,
+    say: Callable[[str], None], on_epoch: Callable[[EpochReport], None] | None, tags: dict[str, str] | None,
+    stages: StageTimer,
+) -> TrainingResult:
+    """The pipeline once the configuration is chosen, in one MLflow run: train, fit the ranking stage and the
+    cold start, build the search structures, evaluate, log and register."""
+    protocol = config.evaluation.protocols[0]
     experiment = tracking.experiment_id(config.tracking.experiment or config.data.name,
                                         headline_k=config.evaluation.headline_k)
     run_tags = {"method": "item2vec", "git_commit": tracking.git_commit() or "unknown", "sweep_trial": "false"}
     with (tracked_run(experiment_id=experiment, tags={**run_tags, **(tags or {})}) as run,
-          progress.task("select", total=_UNITS * (config.selection.budget + 1 + _AFTER_TRAINING), percent=True) as task,
           tempfile.TemporaryDirectory(prefix="recsys-model-") as staging):
-        work = _Work(task)
         with stages.stage("log"):
             tracking.log_config(config, exclude=("item2vec",))
             tracking.log_dataset(
                 config, counts=prepared.counts, train_sequences=prepared.train, digest=prepared.digest
             )
             tracking.log_prepared(prepared.sources)
-        with stages.stage("select"):
-            selection = _select(config, prepared.train, say, work)
         work.planned(1 + _AFTER_TRAINING)
         config = config.model_copy(update={"item2vec": selection.config})
         with stages.stage("log"):

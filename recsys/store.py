@@ -2,7 +2,8 @@
 
 - :func:`check_store` makes sure the store can be used before any work is
   done: it creates a local SQLite store (under a lock, so that two first
-  runs do not both build its tables) or reaches a tracking server.
+  runs do not both build its tables) or reaches a tracking server;
+  :class:`StoreOpening` does the same with the slow part in the background.
 - :func:`store_errors` turns a failure of the store (cannot be created or
   written, locked, unreachable, not a database) into a one-line
   :class:`~recsys.errors.TrackingStoreError` naming the URI and the fix.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -32,6 +34,7 @@ from recsys.errors import RunInterrupted, TrackingStoreError, first_line
 from recsys.quiet import quiet_mlflow
 
 __all__ = [
+    "StoreOpening",
     "check_store",
     "describe_failure",
     "end_interrupted",
@@ -47,6 +50,7 @@ _STORE_MODULES = ("mlflow", "sqlalchemy", "alembic", "requests", "urllib3", "sql
 _PROBE_SECONDS = 5.0
 _DATABASES = frozenset({"sqlite", "postgresql", "mysql", "mssql"})
 _LOCK_NAME_SUFFIX = ".recsys.lock"
+_SQLITE_HEADER = b"SQLite format 3\x00"
 _POSTGRES = re.compile(r"^postgres(?:ql)?(?:\+\w+)?://")
 _DEFAULT_FIX = ("check that MLFLOW_TRACKING_URI (or tracking.tracking_uri) points at a working, writable store, "
                 "for example sqlite:///mlruns/mlflow.db")
@@ -237,8 +241,95 @@ def check_store(uri: str) -> None:
     TrackingStoreError
         If the store cannot be created, read or reached.
     """
+    _check_quickly(uri)
+    _open(uri)
+
+
+class StoreOpening:
+    """:func:`check_store` with its slow part (creating a new store's tables, about 2 s; opening an
+    existing one, about 1 s) in a background thread, so that it overlaps the work before the first
+    logging.
+
+    What usually goes wrong fails at once, when the object is made: a
+    tracking server that does not answer, a SQLite path that is a
+    directory, a folder that cannot be created or written, a file that is
+    not a SQLite database. The rest fails when :meth:`wait` is called. Use
+    it as a context manager: leaving the block waits for the thread, so a
+    store is never left half-created.
+
+    Parameters
+    ----------
+    uri
+        The tracking URI.
+
+    Raises
+    ------
+    TrackingStoreError
+        From the quick checks.
+    """
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self._error: BaseException | None = None
+        _check_quickly(uri)
+        self._thread = threading.Thread(target=self._open, name="recsys-store", daemon=False)
+        self._thread.start()
+
+    def _open(self) -> None:
+        try:
+            _open(self.uri)
+        except BaseException as error:  # raised again in the caller's thread by wait()
+            self._error = error
+
+    def wait(self) -> str:
+        """Wait until the store is open and return its URI.
+
+        Raises
+        ------
+        TrackingStoreError
+            If the store cannot be created, read or reached.
+        """
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.uri
+
+    def __enter__(self) -> StoreOpening:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._thread.join()
+
+
+def _check_quickly(uri: str) -> None:
+    """The checks of :func:`check_store` that take no time: a tracking server answers; a SQLite path
+    is not a directory, its folder can be created and written, an existing file is a SQLite database."""
     if uri.startswith(("http://", "https://")):
         _probe_server(uri)
+        return
+    database = sqlite_path(uri)
+    if database is None:
+        return
+    if database.is_dir():
+        raise TrackingStoreError(uri, f"{database} is a directory, not a database file",
+                                 "point MLFLOW_TRACKING_URI at a file, for example sqlite:///mlruns/mlflow.db")
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        with open(database.with_name(database.name + _LOCK_NAME_SUFFIX), "a+b"):
+            pass
+        header = b""
+        if database.is_file():
+            with open(database, "rb") as file:
+                header = file.read(len(_SQLITE_HEADER))
+    except OSError as error:
+        raise describe_failure(error, uri) from error
+    if header and header != _SQLITE_HEADER[:len(header)]:
+        raise describe_failure(ValueError("file is not a database"), uri)
+
+
+def _open(uri: str) -> None:
+    """The slow part of :func:`check_store`: create or open the store and read from it."""
+    if uri.startswith(("http://", "https://")):
         return
     with quiet_mlflow(), store_errors(uri), store_lock(uri):
         if urlsplit(uri).scheme.split("+")[0] in _DATABASES:

@@ -36,6 +36,7 @@ from recsys.model_store import (
     latest_version,
     local_model_dir,
     model_source,
+    open_tracking_store,
     registered_version,
     use_tracking_uri,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "headline_metrics",
     "experiment_description",
     "default_tracking_uri",
+    "open_tracking_store",
     "use_tracking_uri",
     "experiment_id",
     "file_digest",

@@ -17,7 +17,7 @@ from recsys.config import PipelineConfig, load_pipeline_config
 from recsys.data.synthetic import SynthConfig, write_synthetic
 from recsys.errors import RecsysWarning, TrackingStoreError
 from recsys.pipeline import run_training
-from recsys.store import check_store, store_errors
+from recsys.store import StoreOpening, check_store, store_errors
 
 from _net import free_port
 
@@ -57,6 +57,39 @@ def test_stores_that_cannot_be_created_or_opened(tmp_path: Path) -> None:
     with pytest.raises(TrackingStoreError) as caught:
         check_store(f"sqlite:///{garbage}")
     _one_line(caught.value, "is not an MLflow SQLite database", "move the file away")
+
+
+def test_opening_a_store_in_the_background(tmp_path: Path, mlflow_store: str) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(os.urandom(4096))
+    with pytest.raises(TrackingStoreError) as caught:  # what usually goes wrong fails at once, no thread started
+        StoreOpening(f"sqlite:///{garbage}")
+    _one_line(caught.value, "is not an MLflow SQLite database", "move the file away")
+    with pytest.raises(TrackingStoreError) as caught:
+        StoreOpening(f"sqlite:///{tmp_path}")
+    _one_line(caught.value, "is a directory, not a database file")
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    with pytest.raises(TrackingStoreError) as caught:
+        StoreOpening(f"sqlite:///{a_file}/sub/mlflow.db")
+    _one_line(caught.value, "cannot create or write", "Not a directory")
+
+    fresh = tmp_path / "fresh" / "mlflow.db"
+    with StoreOpening(f"sqlite:///{fresh}") as opening:
+        assert opening.wait() == f"sqlite:///{fresh}"
+    tables = sqlite3.connect(fresh).execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    assert {"experiments", "runs", "registered_models"} <= {name for (name,) in tables}
+
+    holder = sqlite3.connect(mlflow_store.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with StoreOpening(mlflow_store) as opening:  # the slow part fails in the thread, and is raised by wait()
+            with pytest.raises(TrackingStoreError) as caught:
+                opening.wait()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    _one_line(caught.value, "locked by another process")
 
 
 def test_unreachable_servers_fail_fast(tmp_path: Path) -> None:
