@@ -251,7 +251,7 @@ class StoreOpening:
     logging.
 
     What usually goes wrong fails at once, when the object is made: a
-    tracking server that does not answer, a SQLite path that is a
+    tracking or database server that does not answer, a SQLite path that is a
     directory, a folder that cannot be created or written, a file that is
     not a SQLite database. The rest fails when :meth:`wait` is called. Use
     it as a context manager: leaving the block waits for the thread, so a
@@ -302,13 +302,17 @@ class StoreOpening:
 
 
 def _check_quickly(uri: str) -> None:
-    """The checks of :func:`check_store` that take no time: a tracking server answers; a SQLite path
-    is not a directory, its folder can be created and written, an existing file is a SQLite database."""
+    """The checks of :func:`check_store` that take no time: a tracking server or a database server
+    answers; a SQLite path is not a directory, its folder can be created and written, an existing
+    file is a SQLite database."""
     if uri.startswith(("http://", "https://")):
         _probe_server(uri)
         return
     database = sqlite_path(uri)
     if database is None:
+        if urlsplit(uri).scheme.split("+")[0] in _DATABASES:
+            with quiet_mlflow(), store_errors(uri):
+                _probe_database(uri)
         return
     if database.is_dir():
         raise TrackingStoreError(uri, f"{database} is a directory, not a database file",
@@ -343,10 +347,6 @@ def _probe_database(uri: str) -> None:
     """Connect to a database store once (MLflow retries a failing connection for about 100 s)."""
     import sqlalchemy
 
-    database = sqlite_path(uri)
-    if database is not None and database.is_dir():
-        raise TrackingStoreError(uri, f"{database} is a directory, not a database file",
-                                 "point MLFLOW_TRACKING_URI at a file, for example sqlite:///mlruns/mlflow.db")
     engine = sqlalchemy.create_engine(uri)
     try:
         with engine.connect() as connection:

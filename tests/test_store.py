@@ -73,6 +73,9 @@ def test_opening_a_store_in_the_background(tmp_path: Path, mlflow_store: str) ->
     with pytest.raises(TrackingStoreError) as caught:
         StoreOpening(f"sqlite:///{a_file}/sub/mlflow.db")
     _one_line(caught.value, "cannot create or write", "Not a directory")
+    with pytest.raises(TrackingStoreError) as caught:
+        StoreOpening(f"postgresql://user:secret@127.0.0.1:{free_port()}/mlflow")
+    _one_line(caught.value, "postgresql://user:***@127.0.0.1")
 
     fresh = tmp_path / "fresh" / "mlflow.db"
     with StoreOpening(f"sqlite:///{fresh}") as opening:
