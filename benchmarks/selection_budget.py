@@ -6,7 +6,7 @@ On every regime of the robustness benchmark (``_regimes.py``; those whose
 shared files are absent are skipped), item2vec is trained the way ``recsys
 train`` does with no options (the automatic selection, the final training,
 the ranking stage) twice: with the default selection (candidates on a
-sample costing at most ``selection.budget`` = 0.2 final trainings, at least
+sample costing at most ``selection.budget`` = 0.1 final trainings, at least
 ``MIN_BUDGET`` pair updates) and with ``selection.budget`` = 3 (the previous
 default: the sample is then the whole validation training part). Both
 answer the test cases of both protocols; the table gives HR@10 / NDCG@10 of

@@ -153,11 +153,11 @@ def test_selection_picks_the_forward_context_for_replayed_albums(replays: pl.Dat
     assert all(c.name.startswith("forward") for c in seen if c.name != "symmetric")
     windows = [c.config.window for c in seen]
     assert windows[0] == 5 and all(w in (5, 2, 1) for w in windows)
-    # the replayed albums are small: the budget is the floor of pair updates, not 0.2 of a training
+    # the replayed albums are small: the budget is the floor of pair updates, not 0.1 of a training
     assert selection.parts is not None
-    assert SelectionConfig().budget == 0.2
-    assert selection.parts.budget == pytest.approx(max(0.2, MIN_BUDGET / selection.parts.final_cost))
-    assert selection.parts.budget > 0.2
+    assert SelectionConfig().budget == 0.1
+    assert selection.parts.budget == pytest.approx(max(0.1, MIN_BUDGET / selection.parts.final_cost))
+    assert selection.parts.budget > 0.1
     assert selection.seconds > 0 and 0 < selection.spent <= selection.parts.budget
     assert selection.spent == pytest.approx(sum(c.cost for c in seen))
 
@@ -188,7 +188,7 @@ def test_the_candidates_sample_fits_the_budget_and_the_item_cap(monkeypatch: pyt
     stats = corpus_stats(sequences)
     configs = [resolve_defaults(Item2VecConfig(context=c), stats) for c in ("forward", "symmetric")]
     whole = selection_parts(sequences, configs, stats, SelectionConfig())
-    assert whole.fraction == 1.0 and whole.budget > 0.2  # small data: the floor keeps it all
+    assert whole.fraction == 1.0 and whole.budget > 0.1  # small data: the floor keeps it all
     monkeypatch.setattr(_select, "MIN_BUDGET", 0.0)
     for selection in (SelectionConfig(budget=0.25), SelectionConfig(max_sample_items=2_000)):
         parts = selection_parts(sequences, configs, stats, selection)

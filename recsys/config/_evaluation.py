@@ -79,7 +79,7 @@ class SelectionConfig(_Config):
     run, before the final training. False trains exactly the configuration
     given, its unset options filled by the data-adaptive rules."""
 
-    budget: float = Field(0.2, ge=0.0)
+    budget: float = Field(0.1, ge=0.0)
     """What the candidates may cost together, in multiples of the final
     training's estimated cost (the costlier of the two contexts on all the
     training sequences, counted in pair updates so that a busy machine does
