@@ -55,7 +55,10 @@ def run_training(
     """Run the whole pipeline and log it as one MLflow run.
 
     Every stage's wall time and peak memory is logged as
-    ``stage.<name>.seconds`` and ``stage.<name>.peak_rss_mb``.
+    ``stage.<name>.seconds`` and ``stage.<name>.peak_rss_mb``. The store is
+    checked first (what usually goes wrong fails at once) and opened, or
+    created, while the data is read and the configuration chosen; the run
+    starts once it is chosen, and logs the candidates as its nested runs.
 
     Parameters
     ----------

@@ -93,6 +93,24 @@ def test_ctrl_c_marks_the_run_killed_registers_nothing_and_exits_130(
     assert client.search_model_versions(f"run_id='{run_id}'") == []
 
 
+def test_ctrl_c_while_choosing_the_configuration_leaves_no_run_and_exits_130(
+    store: str, small_data: Path, tmp_path: Path
+) -> None:
+    # the run starts once the configuration is chosen: interrupted before, nothing is written
+    training = Training(store, small_data, "epochs=1000", cwd=tmp_path, name="ctrl-c-selection")
+    deadline = time.monotonic() + 240
+    while "candidate" not in training.stderr:  # the progress bar names the candidate being trained
+        assert training.process.poll() is None and time.monotonic() < deadline, training.stderr
+        time.sleep(0.05)
+    training.process.send_signal(signal.SIGINT)
+    code, stdout, stderr = training.finish()
+    assert code == 130, stderr
+    assert "Traceback" not in stderr and stdout == "" and stderr.strip().splitlines()[-1] == "interrupted"
+    client = mlflow.MlflowClient(tracking_uri=store, registry_uri=store)
+    assert client.get_experiment_by_name("ctrl-c-selection") is None
+    assert client.search_registered_models("name='ctrl-c-selection'") == []
+
+
 def test_kill_9_during_training_leaves_a_store_the_next_training_uses(
     store: str, small_data: Path, tmp_path: Path
 ) -> None:
