@@ -126,6 +126,7 @@ def test_train_guesses_an_events_log_from_its_name(workdir: Path, mlflow_store: 
         (b"user_id,item_id,timestamp\nu,i,yesterday\n", ["--data", "t.csv", "--format", "events"], "yesterday"),
     ],
 )
+@pytest.mark.filterwarnings("ignore:short.txt. dropped 1 line:UserWarning")  # said on stderr, as a warning line
 def test_bad_input_is_one_line_and_exit_2(
     content: bytes | None, args: list[str], message: str, tmp_path: Path, mlflow_store: str
 ) -> None:

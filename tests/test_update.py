@@ -121,8 +121,9 @@ def test_the_alias_moves_only_when_the_update_is_at_least_as_good(update_chain: 
     noisy_day = tmp_path / "noise.txt"
     write_playlists(noise, noisy_day)
     before = _versions()
-    worse = update(f"models:/{MODEL}@staging", noisy_day, test_data=test,
-                   overrides=["update.alpha_scale=1.0", "update.epochs=50", "update.replay_fraction=0"])
+    with pytest.warns(DriftWarning, match="retrain from scratch"):  # noise moves nearly every top-10 list
+        worse = update(f"models:/{MODEL}@staging", noisy_day, test_data=test,
+                       overrides=["update.alpha_scale=1.0", "update.epochs=50", "update.replay_fraction=0"])
     scores = {r.method: r.metrics["hr_at_10"] for r in worse.results}
     assert scores["item2vec"] < scores["previous"] and not worse.promoted and worse.aliases == ()
     assert _versions() == before + 1  # registered, without the alias
