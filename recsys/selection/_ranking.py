@@ -1,8 +1,8 @@
 """Fitting the ranking stage on the validation split, and choosing where it helps.
 
-The vectors of the chosen candidate were trained on the validation's
-training part, so the validation sequences are unseen by both the vectors
-and the evidence counted from that part: what came next there is what the
+The vectors of the chosen candidate were trained on (a sample of) the
+validation's training part, so the validation sequences are unseen by both
+the vectors and the evidence counted on that part: what came next there is what the
 blends are fitted on (:func:`recsys.ranking.fit_blend`), for item queries
 (next-item cases) and sessions (session cases) apart. Each kind of query
 then keeps the blend, or the vectors alone (by the relation the selection
