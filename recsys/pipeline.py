@@ -111,7 +111,6 @@ def _train_and_log(
 ) -> TrainingResult:
     """The pipeline once the configuration is chosen, in one MLflow run: train, fit the ranking stage and the
     cold start, build the search structures, evaluate, log and register."""
-    protocol = config.evaluation.protocols[0]
     experiment = tracking.experiment_id(config.tracking.experiment or config.data.name,
                                         headline_k=config.evaluation.headline_k)
     run_tags = {"method": "item2vec", "git_commit": tracking.git_commit() or "unknown", "sweep_trial": "false"}
@@ -145,7 +144,7 @@ def _train_and_log(
         work.stage("prepare")
         serving = _search_structures(config, vectors, ranking, cold_start, Path(staging), stages=stages, say=say)
 
-        say(f"evaluating on {len(cases):,} {protocol} cases")
+        say(f"evaluating on {len(cases):,} {cases.protocol} cases")
         baselines = config.evaluation.baselines
         with stages.stage("evaluate"):
             methods = _item2vec_methods(vectors, ranking, serving)

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import mlflow
@@ -194,8 +194,7 @@ def store_lock(uri: str | None = None, name: str = "store") -> Iterator[None]:
         yield
         return
     try:
-        database.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(database.with_name(database.name + _LOCK_NAME_SUFFIX), "a+b")
+        handle = _lock_file(database)
     except OSError as error:
         raise describe_failure(error, uri) from error
     with handle:
@@ -204,6 +203,12 @@ def store_lock(uri: str | None = None, name: str = "store") -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _lock_file(database: Path) -> BinaryIO:
+    """The lock file beside a SQLite database (``mlflow.db.recsys.lock``), opened; its folder created."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    return open(database.with_name(database.name + _LOCK_NAME_SUFFIX), "a+b")
 
 
 @contextlib.contextmanager
@@ -318,8 +323,7 @@ def _check_quickly(uri: str) -> None:
         raise TrackingStoreError(uri, f"{database} is a directory, not a database file",
                                  "point MLFLOW_TRACKING_URI at a file, for example sqlite:///mlruns/mlflow.db")
     try:
-        database.parent.mkdir(parents=True, exist_ok=True)
-        with open(database.with_name(database.name + _LOCK_NAME_SUFFIX), "a+b"):
+        with _lock_file(database):
             pass
         header = b""
         if database.is_file():
@@ -336,7 +340,7 @@ def _open(uri: str) -> None:
     if uri.startswith(("http://", "https://")):
         return
     with quiet_mlflow(), store_errors(uri), store_lock(uri):
-        if urlsplit(uri).scheme.split("+")[0] in _DATABASES:
+        if sqlite_path(uri) is not None:  # a database server was probed by the quick checks
             _probe_database(uri)
         client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
         client.search_experiments(max_results=1)
