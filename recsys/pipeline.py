@@ -292,7 +292,8 @@ def _select(config: PipelineConfig, train_sequences: pl.DataFrame, say: Callable
             f"window {candidate.config.window}): "
             f"validation {metric} {scores}; {candidate.train_seconds:.1f} s{flag}")
 
-    selection = choose_config(train_sequences, config.item2vec, config.selection, k=k, on_candidate=report)
+    selection = choose_config(train_sequences, config.item2vec, config.selection, k=k, on_candidate=report,
+                              on_plan=lambda candidates: work.planned(candidates + 1 + _AFTER_TRAINING))
     chosen = selection.config
     summary = (f"context {chosen.context}, relation {chosen.relation}, epochs {chosen.epochs}, "
                f"alpha {chosen.alpha:g}, sample {chosen.sample:g}")

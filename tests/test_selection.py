@@ -140,8 +140,9 @@ def replays() -> pl.DataFrame:
 
 def test_selection_picks_the_forward_context_for_replayed_albums(replays: pl.DataFrame) -> None:
     seen: list[Candidate] = []
+    plans: list[tuple[float, int]] = []
     selection = choose_config(replays, Item2VecConfig(vector_size=16, workers=1), SelectionConfig(),
-                              on_candidate=seen.append)
+                              on_candidate=seen.append, on_plan=lambda work: plans.append((work, len(seen))))
     assert [c.name for c in seen[:2]] == ["forward", "symmetric"]
     assert selection.candidates == tuple(seen) and selection.chosen in seen
     assert selection.config.context == "forward" and selection.config == selection.chosen.config
@@ -160,6 +161,8 @@ def test_selection_picks_the_forward_context_for_replayed_albums(replays: pl.Dat
     assert selection.parts.budget > 0.1
     assert selection.seconds > 0 and 0 < selection.spent <= selection.parts.budget
     assert selection.spent == pytest.approx(sum(c.cost for c in seen))
+    # a progress bar learns the work planned once, before the first candidate: the budget it may spend
+    assert plans == [(pytest.approx(selection.parts.budget), 0)]
 
 
 def test_set_options_limit_the_candidates(replays: pl.DataFrame) -> None:
@@ -171,8 +174,12 @@ def test_set_options_limit_the_candidates(replays: pl.DataFrame) -> None:
 
 
 def test_no_budget_tries_only_the_two_contexts(replays: pl.DataFrame) -> None:
-    selection = choose_config(replays, Item2VecConfig(vector_size=16, workers=1), SelectionConfig(budget=0.0))
+    plans: list[float] = []
+    selection = choose_config(replays, Item2VecConfig(vector_size=16, workers=1), SelectionConfig(budget=0.0),
+                              on_plan=plans.append)
     assert [c.name for c in selection.candidates] == ["forward", "symmetric"]
+    assert selection.parts is not None and selection.parts.budget == 0.0
+    assert plans == [pytest.approx(selection.spent)]  # no budget: the plan is the two contexts' cost
 
 
 def test_the_budget_counts_training_work_so_choices_repeat(replays: pl.DataFrame) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import mlflow
@@ -11,17 +12,36 @@ import pytest
 from recsys.config import load_pipeline_config
 from recsys.errors import ModelLoadError, UnknownItemError
 from recsys.pipeline import TrainingResult, run_training
+from recsys.progress import Progress
 from recsys.recommender import Recommender
 
 
 @pytest.fixture(scope="module")
-def trained(mlflow_store: str, synthetic_files: tuple[Path, Path]) -> TrainingResult:
+def trained_with_bar(mlflow_store: str, synthetic_files: tuple[Path, Path]) -> tuple[TrainingResult, str]:
+    """The run, and what its progress bar drew."""
     playlists, metadata = synthetic_files
     config = load_pipeline_config(
         base={"data": {"name": "tracking-test", "path": str(playlists), "metadata": str(metadata)}},
         overrides=["epochs=3", "vector_size=16", "window=3", "workers=1", "tracking.registered_model=tracking-test"],
     )
-    return run_training(config)
+    bar = io.StringIO()
+    return run_training(config, progress=Progress(file=bar)), bar.getvalue()
+
+
+@pytest.fixture(scope="module")
+def trained(trained_with_bar: tuple[TrainingResult, str]) -> TrainingResult:
+    return trained_with_bar[0]
+
+
+def test_the_progress_bar_only_moves_forward_through_the_stages(trained_with_bar: tuple[TrainingResult, str]) -> None:
+    # small data raises the selection's budget above selection.budget: the bar plans for that once the
+    # sample is drawn, so the selection's share is not taken back when the training starts
+    frames = [f for f in trained_with_bar[1].replace("\n", "\r").split("\r") if "%|" in f]
+    stages = [f.split(":")[0] for f in frames]
+    shares = [int(f.split(":")[1].split("%")[0]) for f in frames]
+    assert shares == sorted(shares) and shares[-1] == 100, list(zip(stages, shares))
+    assert [s for i, s in enumerate(stages) if s not in stages[:i]] == ["select", "train", "rank", "prepare",
+                                                                         "evaluate", "log"]
 
 
 def test_run_has_params_metrics_and_dataset(trained: TrainingResult) -> None:

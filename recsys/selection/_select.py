@@ -366,6 +366,7 @@ def choose_config(
     *,
     k: int = 10,
     on_candidate: Callable[[Candidate], None] | None = None,
+    on_plan: Callable[[float], None] | None = None,
 ) -> Selection:
     """Resolve the item2vec configuration for a training run.
 
@@ -393,6 +394,10 @@ def choose_config(
         The cut-off of the metric.
     on_candidate
         Called with every candidate once scored (progress output, MLflow).
+    on_plan
+        Called once, before the first candidate trains, with the work the
+        candidates may cost in final trainings (the budget, or on a budget
+        of 0 the two contexts' cost): what a progress bar plans for.
 
     Returns
     -------
@@ -429,6 +434,8 @@ def choose_config(
             on_candidate(candidate)
         return candidate
 
+    if on_plan is not None:
+        on_plan(max(parts.budget, sum(cost(c) for _name, c in base_configs)))
     trials = _Trials(run, cost, candidates, budget=parts.budget)
     for name, candidate_config in base_configs:
         run(name, candidate_config)
