@@ -396,8 +396,9 @@ def choose_config(
         Called with every candidate once scored (progress output, MLflow).
     on_plan
         Called once, before the first candidate trains, with the work the
-        candidates may cost in final trainings (the budget, or on a budget
-        of 0 the two contexts' cost): what a progress bar plans for.
+        candidates may cost in final trainings (the budget, or what the
+        contexts cost where that is more, as on a budget of 0): what a
+        progress bar plans for.
 
     Returns
     -------
