@@ -222,3 +222,25 @@ def test_unknown_relation_is_exit_2(mlflow_store: str, tmp_path: Path) -> None:
                         store=mlflow_store)
     assert following.returncode == 0, following.stderr
     assert "a1" not in {r["item_id"] for r in json.loads(following.stdout)["recommendations"]}
+
+
+def test_the_command_leaves_its_objects_to_the_os_at_exit() -> None:
+    # a reference cycle with a finalizer, dropped just before the interpreter exits: only the interpreter's
+    # final garbage collection would run the finalizer, and after a command that collection is skipped
+    script = """
+from recsys.cli import main
+class Cycle:
+    def __del__(self):
+        print("collected", flush=True)
+if {command}:
+    try:
+        main(["data", "--help"])
+    except SystemExit:
+        pass
+cycle = Cycle(); cycle.me = cycle; del cycle
+"""
+    runs = {command: subprocess.run([sys.executable, "-c", script.format(command=command)], capture_output=True,
+                                    text=True, timeout=120) for command in (False, True)}
+    assert runs[False].returncode == 0 and runs[False].stdout == "collected\n"  # what the skipped collection does
+    assert runs[True].returncode == 0 and "collected" not in runs[True].stdout
+    assert "synth" in runs[True].stdout  # the command's own output is flushed all the same

@@ -44,11 +44,31 @@ def main(verbose: bool) -> None:
 
     from recsys.quiet import VERBOSE_ENV, is_verbose
 
+    leave_objects_to_the_os_at_exit()
     if verbose:
         os.environ[VERBOSE_ENV] = "1"
     warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
     if not is_verbose():
         quiet_libraries()
+
+
+@functools.cache
+def leave_objects_to_the_os_at_exit() -> None:
+    """Skip the interpreter's last garbage collections when the command ends.
+
+    At exit the interpreter collects every object the command made and every
+    module it imported (mlflow, scikit-learn, gensim): 1.2-1.6 s of each
+    ``recsys recommend`` here, 2.6 s after a 1M-event ``recsys train``.
+    ``gc.freeze()`` in an exit hook moves them out of the collector's
+    reach; the other exit hooks (MLflow's, ``weakref.finalize``) still run
+    and stdout and stderr are still flushed. Only the finalizers of objects
+    alive at exit or left in reference cycles are skipped, which Python does
+    not promise to run anyway; the operating system takes back the memory.
+    """
+    import atexit
+    import gc
+
+    atexit.register(gc.freeze)
 
 
 def quiet_libraries() -> None:
