@@ -122,7 +122,7 @@ def _train_and_log(
                 config, counts=prepared.counts, train_sequences=prepared.train, digest=prepared.digest
             )
             tracking.log_prepared(prepared.sources)
-        work.planned(1 + _AFTER_TRAINING)
+        work.planned(1 + work.after)
         config = config.model_copy(update={"item2vec": selection.config})
         with stages.stage("log"):
             tracking.log_item2vec_config(selection.config)
@@ -139,7 +139,7 @@ def _train_and_log(
             _log_training(config, prepared, vectors, train_seconds)
         work.stage("rank")
         vectors, ranking = _fit_ranking(config, prepared.train, selection, vectors, stages=stages, say=say)
-        work.done(_RANKING)
+        work.finished("rank")
         cold_start = _fit_cold_start(config, prepared, vectors, stages=stages, say=say)
         work.stage("prepare")
         serving = _search_structures(config, vectors, ranking, cold_start, Path(staging), stages=stages, say=say)
@@ -163,7 +163,7 @@ def _train_and_log(
                 seed=config.evaluation.seed,
                 exclude_seen=config.evaluation.exclude_seen,
             )
-        work.done(_EVALUATION)
+        work.finished("evaluate")
         work.stage("log")
         with stages.stage("log"):
             k = config.evaluation.headline_k
@@ -185,7 +185,7 @@ def _train_and_log(
             run_report.log_training_report(config, prepared, vectors, results, train_seconds=train_seconds,
                                            promoted=promoted, champion_value=champion_value, ranking=ranking)
         mlflow.log_metrics(stages.metrics())
-        work.done(_LOGGING, note="done")
+        work.finished("log", note="done")
     return TrainingResult(
         run_id=run.info.run_id,
         vectors=vectors,
@@ -293,7 +293,7 @@ def _select(config: PipelineConfig, train_sequences: pl.DataFrame, say: Callable
             f"validation {metric} {scores}; {candidate.train_seconds:.1f} s{flag}")
 
     selection = choose_config(train_sequences, config.item2vec, config.selection, k=k, on_candidate=report,
-                              on_plan=lambda candidates: work.planned(candidates + 1 + _AFTER_TRAINING))
+                              on_plan=work.planned_selection)
     chosen = selection.config
     summary = (f"context {chosen.context}, relation {chosen.relation}, epochs {chosen.epochs}, "
                f"alpha {chosen.alpha:g}, sample {chosen.sample:g}")
@@ -351,9 +351,15 @@ def _fit_cold_start(
 
 _UNITS = 100
 """Units of the progress bar per final training (it counts percent of one training)."""
-_RANKING, _EVALUATION, _LOGGING = 0.1, 0.15, 0.25
-"""The work of fitting the ranking stage, evaluating and logging, in final trainings (estimates)."""
-_AFTER_TRAINING = _RANKING + _EVALUATION + _LOGGING
+_AFTER_TRAINING = 0.5
+"""The stages after training, in final trainings, until the data's size is known."""
+_AFTER_TRAINING_SHARE, _AFTER_TRAINING_WORK = 0.25, 8.5e7
+"""The stages after training (ranking stage, metadata mapper, search structures, evaluation,
+logging) cost about this share of the final training plus this fixed work in gensim pair
+updates, whatever the data (cases and catalogues are capped): measured 1.3-1.5 final trainings
+on the shipped demo data, 0.7-1.0 on 900 yes playlists, 0.27-0.35 on 1M events."""
+_STAGE_SHARES = {"rank": 0.4, "evaluate": 0.35, "log": 0.25}
+"""How the stages after training share that work (``evaluate`` with the search structures)."""
 
 
 class _Work:
@@ -367,6 +373,8 @@ class _Work:
     def __init__(self, task: Task) -> None:
         self._task = task
         self._done = 0.0
+        self.after = _AFTER_TRAINING
+        """The stages after training, in final trainings."""
 
     def stage(self, label: str, *, note: str = "") -> None:
         self._task.stage(label, note=note)
@@ -379,6 +387,16 @@ class _Work:
     def planned(self, left: float) -> None:
         """``left`` final trainings of work remain (a better estimate than the first)."""
         self._task.replan(_UNITS * (self._done + left))
+
+    def planned_selection(self, candidates: float, final_cost: float) -> None:
+        """Plan the candidates' work (final trainings), the training and the stages after it, whose
+        fixed part weighs more the cheaper the final training (``final_cost``, pair updates)."""
+        self.after = _AFTER_TRAINING_SHARE + _AFTER_TRAINING_WORK / max(final_cost, 1.0)
+        self.planned(candidates + 1 + self.after)
+
+    def finished(self, stage: str, *, note: str | None = None) -> None:
+        """Count a stage after training (``rank``, ``evaluate``, ``log``) done."""
+        self.done(self.after * _STAGE_SHARES[stage], note=note)
 
 
 def _epoch_progress(

@@ -30,9 +30,12 @@ class Task:
         self._bar = bar
 
     def advance(self, steps: float = 1, *, note: str | None = None) -> None:
-        """Count ``steps`` more units done; ``note`` replaces the text after the bar."""
+        """Count ``steps`` more units done, never past the total (an estimated total's rounding does
+        not overfill the bar); ``note`` replaces the text after the bar."""
         if note is not None:
             self._bar.set_postfix_str(note, refresh=False)
+        if self._bar.total is not None:
+            steps = min(steps, self._bar.total - self._bar.n)
         self._bar.update(steps)
 
     def stage(self, label: str, *, note: str = "") -> None:

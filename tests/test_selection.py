@@ -140,9 +140,9 @@ def replays() -> pl.DataFrame:
 
 def test_selection_picks_the_forward_context_for_replayed_albums(replays: pl.DataFrame) -> None:
     seen: list[Candidate] = []
-    plans: list[tuple[float, int]] = []
+    plans: list[tuple[float, float, int]] = []
     selection = choose_config(replays, Item2VecConfig(vector_size=16, workers=1), SelectionConfig(),
-                              on_candidate=seen.append, on_plan=lambda work: plans.append((work, len(seen))))
+                              on_candidate=seen.append, on_plan=lambda work, cost: plans.append((work, cost, len(seen))))
     assert [c.name for c in seen[:2]] == ["forward", "symmetric"]
     assert selection.candidates == tuple(seen) and selection.chosen in seen
     assert selection.config.context == "forward" and selection.config == selection.chosen.config
@@ -162,7 +162,7 @@ def test_selection_picks_the_forward_context_for_replayed_albums(replays: pl.Dat
     assert selection.seconds > 0 and 0 < selection.spent <= selection.parts.budget
     assert selection.spent == pytest.approx(sum(c.cost for c in seen))
     # a progress bar learns the work planned once, before the first candidate: the budget it may spend
-    assert plans == [(pytest.approx(selection.parts.budget), 0)]
+    assert plans == [(pytest.approx(selection.parts.budget), selection.parts.final_cost, 0)]
 
 
 def test_set_options_limit_the_candidates(replays: pl.DataFrame) -> None:
@@ -176,7 +176,7 @@ def test_set_options_limit_the_candidates(replays: pl.DataFrame) -> None:
 def test_no_budget_tries_only_the_two_contexts(replays: pl.DataFrame) -> None:
     plans: list[float] = []
     selection = choose_config(replays, Item2VecConfig(vector_size=16, workers=1), SelectionConfig(budget=0.0),
-                              on_plan=plans.append)
+                              on_plan=lambda work, _cost: plans.append(work))
     assert [c.name for c in selection.candidates] == ["forward", "symmetric"]
     assert selection.parts is not None and selection.parts.budget == 0.0
     assert plans == [pytest.approx(selection.spent)]  # no budget: the plan is the two contexts' cost
@@ -239,8 +239,11 @@ def test_training_cost_follows_epochs_items_and_pairs() -> None:
 
 
 def test_without_auto_the_rules_decide_and_nothing_trains(replays: pl.DataFrame) -> None:
-    selection = choose_config(replays, Item2VecConfig(), SelectionConfig(auto=False))
+    plans: list[tuple[float, float]] = []
+    selection = choose_config(replays, Item2VecConfig(), SelectionConfig(auto=False),
+                              on_plan=lambda work, cost: plans.append((work, cost)))
     assert selection.candidates == () and selection.chosen is None
+    assert selection.parts is not None and plans == [(0.0, selection.parts.final_cost)]  # nothing to train first
     assert selection.config == resolve_defaults(Item2VecConfig(), corpus_stats(replays))
     assert selection.config.context == "forward"  # replays are strongly sequential
     assert "off" in selection.note

@@ -366,7 +366,7 @@ def choose_config(
     *,
     k: int = 10,
     on_candidate: Callable[[Candidate], None] | None = None,
-    on_plan: Callable[[float], None] | None = None,
+    on_plan: Callable[[float, float], None] | None = None,
 ) -> Selection:
     """Resolve the item2vec configuration for a training run.
 
@@ -395,9 +395,11 @@ def choose_config(
     on_candidate
         Called with every candidate once scored (progress output, MLflow).
     on_plan
-        Called once, before the first candidate trains, with the work the
-        candidates may cost in final trainings (the budget, or what the
-        contexts cost where that is more, as on a budget of 0): what a
+        Called once the split is made (before the first candidate trains)
+        with the work the candidates may cost, in final trainings (the
+        budget, or what the contexts cost where that is more, as on a budget
+        of 0; 0 without the automatic selection), and the final training's
+        estimated cost in pair updates (:func:`training_cost`): what a
         progress bar plans for.
 
     Returns
@@ -415,6 +417,8 @@ def choose_config(
     if not selection.auto:
         resolved = resolve_defaults(config, stats)
         parts = selection_parts(train_sequences, [resolved], stats, selection)
+        if on_plan is not None:
+            on_plan(0.0, parts.final_cost)
         return Selection(config=resolved, stats=stats, note="automatic selection is off", parts=parts)
     parts = selection_parts(train_sequences, [c for _name, c in base_configs], stats, selection)
     relations: tuple[Relation, ...] = (config.relation,) if config.relation else ("next", "similar")
@@ -436,7 +440,7 @@ def choose_config(
         return candidate
 
     if on_plan is not None:
-        on_plan(max(parts.budget, sum(cost(c) for _name, c in base_configs)))
+        on_plan(max(parts.budget, sum(cost(c) for _name, c in base_configs)), parts.final_cost)
     trials = _Trials(run, cost, candidates, budget=parts.budget)
     for name, candidate_config in base_configs:
         run(name, candidate_config)
