@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,spark,postgres]'
+	# numba's cache of the forward kernel, so that the first training does not compile it (1.5-5 s)
+	$(BIN)/python -c 'from recsys.item2vec import compile_kernels; compile_kernels()'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -7,6 +7,9 @@ report their epochs and refuse what they cannot train.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -155,3 +158,29 @@ def test_negative_table_follows_the_smoothed_counts() -> None:
     shares = np.bincount(table, minlength=3) / table.size
     np.testing.assert_allclose(shares, np.array([9, 4, 1]) / 14, atol=1e-4)
     assert (np.bincount(negative_table(np.array([10**9, 1]), 1.0)) >= 1).all()
+
+
+_CACHE_CHECK = """
+from recsys.config import Item2VecConfig
+from recsys.data.synthetic import two_cluster_corpus
+from recsys.item2vec import _kernel, train
+
+corpus = two_cluster_corpus(n_sequences=40)
+for workers in (1, 2):
+    for sample in (0.0, 1e-3):
+        train(corpus, Item2VecConfig(context="forward", epochs=2, workers=workers, alpha=0.025, sample=sample))
+kernels = (_kernel._train_range, _kernel._train_parallel)
+print(sum(sum(k.stats.cache_hits.values()) for k in kernels), sum(sum(k.stats.cache_misses.values()) for k in kernels))
+"""
+
+
+def test_compiled_kernels_are_what_training_loads(tmp_path: Path) -> None:
+    # the install step compiles the forward kernel ahead; real training (one worker and several,
+    # with and without down-sampling) must then find every signature it asks for in the cache
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    compiled = "from recsys.item2vec import compile_kernels; compile_kernels()"
+    subprocess.run([sys.executable, "-c", compiled], env=env, check=True)
+    assert any(tmp_path.rglob("*.nbi")), "compile_kernels wrote no cache index"
+    found = subprocess.run([sys.executable, "-c", _CACHE_CHECK], env=env, check=True, capture_output=True, text=True)
+    hits, misses = map(int, found.stdout.split())
+    assert misses == 0 and hits >= 2

@@ -16,6 +16,7 @@ package, by :func:`recsys.train` and the automatic selection
 
 from recsys.item2vec._continue import continue_training, occurrences
 from recsys.item2vec._forward import (
+    compile_kernels,
     distance_weights,
     initial_vectors,
     keep_probabilities,
@@ -31,6 +32,7 @@ __all__ = [
     "CORPUS_FILE_MIN_WORDS",
     "EpochReport",
     "ItemVectors",
+    "compile_kernels",
     "continue_training",
     "corpus_mode",
     "distance_weights",
