@@ -80,13 +80,16 @@ def test_the_harness_reads_item_queries_from_the_prepared_tables(
 
     vectors, ranking = model
     ranked_table, similar_table = prepared.neighbour_table("next", ranked=True), prepared.neighbour_table("similar")
-    assert ranked_table is not None and similar_table is not None
-    assert prepared.neighbour_table("next") is None  # "next" is ranked by default: no plain table
+    # the plain "next" table the ranked one took its candidates from is kept for the plain ranking
+    next_table = prepared.neighbour_table("next")
+    assert ranked_table is not None and similar_table is not None and next_table is not None
     cases = build_cases(_corpus(120, seed=5), "next_item")
     pairs = [(RankedMethod(vectors, ranking, table=ranked_table), RankedMethod(vectors, ranking)),
              (Item2VecMethod.from_vectors(vectors, relation="similar", table=similar_table),
-              Item2VecMethod.from_vectors(vectors, relation="similar"))]
-    for (listed, searched), table in zip(pairs, (ranked_table, similar_table)):
+              Item2VecMethod.from_vectors(vectors, relation="similar")),
+             (Item2VecMethod.from_vectors(vectors, relation="next", table=next_table),
+              Item2VecMethod.from_vectors(vectors, relation="next"))]
+    for (listed, searched), table in zip(pairs, (ranked_table, similar_table, next_table)):
         rows = np.arange(6)
         assert listed.top_items(rows, 10).tolist() == table.rows[rows, :10].tolist()  # read, not searched
         ranks = evaluate_method(listed, cases, ks=(10,)).ranks
@@ -110,7 +113,7 @@ def test_rank_vectors_is_the_plain_nearest_neighbour_ranking(
         ids, scores = prepared.recommend(item, k=10, rank="vectors")
         plain_ids, plain_scores = plain.recommend(item, k=10)
         assert ids.tolist() == plain_ids.tolist() and scores == pytest.approx(plain_scores, rel=1e-5)
-    assert prepared.search_mode_of(rank="vectors") == "exact"  # its table is the ranked one
+    assert prepared.search_mode_of(rank="vectors") == "table"  # the ranked table's candidates, kept
     session = prepared.for_session(["a2", "a3"], k=5, rank="vectors")
     assert session.item_ids.tolist() == plain.for_session(["a2", "a3"], k=5).item_ids.tolist()
 
@@ -173,6 +176,11 @@ def test_ranked_table_is_stored_and_keyed_by_the_stage(model: tuple[ItemVectors,
     assert second.preparations["next"].source == "stored"
     assert second.preparations["similar"].source == "stored"  # a catalogue under 100 items too
     assert second.recommend("a0", k=10).item_ids.tolist() == first.recommend("a0", k=10).item_ids.tolist()
+    # the plain "next" table the first built its candidates from is not stored: the second searches
+    assert first.search_mode_of(rank="vectors") == "table" and second.search_mode_of(rank="vectors") == "exact"
+    assert not (vectors_dir / "search" / "next-table").exists()
+    assert second.recommend("a0", k=10, rank="vectors").item_ids.tolist() == \
+        first.recommend("a0", k=10, rank="vectors").item_ids.tolist()
     weights = list(ranking.blends["item"].weights)
     weights[2] = -weights[2]  # another stage: the stored table is not its order
     other = Ranking(ranking.evidence, {**ranking.blends, "item": Blend(tuple(weights))}, ranking.evidence_blends)

@@ -14,6 +14,7 @@ tables). :func:`fit_blend` fits a blend's weights on observed next items.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -147,6 +148,12 @@ class Ranker:
 
     def __len__(self) -> int:
         return len(self.evidence)
+
+    def searching(self, search: Search) -> "Ranker":
+        """This ranker (the same evidence, vectors and candidates) with another top-``n`` search."""
+        twin = copy.copy(self)
+        twin._search = search
+        return twin
 
     def profiles(self, sessions: Sequence[np.ndarray]) -> np.ndarray | None:
         """Each context's query vector: the recency-weighted mean of its items' input vectors."""

@@ -208,7 +208,9 @@ class Recommender(SessionQueries, Frames):
         that a cold query is as cheap as a warm one. Calling it again does
         nothing. Where the ranking stage orders "next" by default, its table
         holds each item's top 100 in that order (stored keyed by the stage's
-        digest), so a ranked query costs a lookup too.
+        digest), so a ranked query costs a lookup too; the plain "next" table
+        its candidates are read from, when it is built, is kept in memory
+        (not stored) for plain "next" queries.
 
         Parameters
         ----------
@@ -231,8 +233,8 @@ class Recommender(SessionQueries, Frames):
         spaces = list(self._search.spaces.values()) if relations is None else [self._space(r) for r in relations]
         self._search.prepare(
             spaces, ranked=lambda space: self._neighbours.default_ranked(space, "item"),
-            ranked_table=lambda progress: ranked_table(self._neighbours.ranker, self.ranking.blends["item"],
-                                                       len(self), progress),
+            ranked_table=lambda listed, progress: ranked_table(self._neighbours.ranker, self.ranking.blends["item"],
+                                                               len(self), listed, progress),
             ranking_digest=None if self.ranking is None else self.ranking.digest, on_progress=on_progress,
         )
         if any(space.relation == "next" for space in spaces):

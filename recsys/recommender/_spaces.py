@@ -43,8 +43,8 @@ __all__ = ["Space", "SearchSpaces", "ranked_table"]
 _HNSW_SETTINGS = {"m": HNSW_M, "ef_construction": EF_CONSTRUCTION, "target_recall": TARGET_RECALL}
 """What a stored HNSW graph must have been built with to be used."""
 
-RankedTable = Callable[[Progress | None], NeighbourTable]
-"""Builds the ranked "next" table (with progress), for :meth:`SearchSpaces.prepare`."""
+RankedTable = Callable[[NeighbourTable, Progress | None], NeighbourTable]
+"""Builds the ranked "next" table from the plain one (with progress), for :meth:`SearchSpaces.prepare`."""
 
 
 @dataclass(eq=False)
@@ -67,6 +67,11 @@ class Space:
 def _offset_progress(on_progress: Progress, part: int, parts: int) -> Progress:
     """Report the progress of part ``part`` of ``parts`` equal parts as progress over all of them."""
     return lambda done, total: on_progress(part * total + done, parts * total)
+
+
+def _part_progress(on_progress: Progress | None, part: int, parts: int) -> Progress | None:
+    """:func:`_offset_progress`, or None without ``on_progress``."""
+    return None if on_progress is None else _offset_progress(on_progress, part, parts)
 
 
 class SearchSpaces:
@@ -151,7 +156,8 @@ class SearchSpaces:
         ranked
             Whether a space's table is in the ranking stage's order.
         ranked_table
-            Builds that table.
+            Builds that table from the space's plain table (built first when
+            the ranked one is not stored, and kept in memory).
         ranking_digest
             The ranking stage's digest, which a stored ranked table is keyed by.
         on_progress
@@ -182,7 +188,10 @@ class SearchSpaces:
             self._prepared(space, "table", "stored", started)
             return stored
         if ranked_table is not None:
-            table = ranked_table(on_progress)
+            if space.table is None:  # its candidates; kept for plain queries too, not stored
+                space.table = NeighbourTable.build(space.queries, TABLE_DEPTH, candidates=space.exact.vectors,
+                                                   on_progress=_part_progress(on_progress, 0, 2))
+            table = ranked_table(space.table, _part_progress(on_progress, 1, 2))
         else:
             table = NeighbourTable.build(space.queries, TABLE_DEPTH, candidates=space.exact.vectors,
                                          on_progress=on_progress)
@@ -227,9 +236,18 @@ _TABLE_BLOCK = 4096
 """Items ranked per block while a ranked table is built."""
 
 
-def ranked_table(ranker: Ranker, blend: Blend, n_items: int, on_progress: Progress | None = None) -> NeighbourTable:
-    """Every item's top :data:`TABLE_DEPTH` "next" in the order of a ranking stage's ``blend``."""
+def ranked_table(ranker: Ranker, blend: Blend, n_items: int, listed: NeighbourTable,
+                 on_progress: Progress | None = None) -> NeighbourTable:
+    """Every item's top :data:`TABLE_DEPTH` "next" in the order of a ranking stage's ``blend``.
+
+    ``listed`` is the plain "next" table: the vectors' best items of every
+    item, which are the ranker's candidates, read there rather than searched
+    for again (unless the ranker asks for more candidates than it lists).
+    """
     width = min(TABLE_DEPTH, n_items - 1)
+    if ranker.candidates <= listed.depth:
+        # every context here is one item (never masked), whose own row is the one its search excludes
+        ranker = ranker.searching(lambda _queries, n, *, exclude_rows, mask=None: listed.lookup(exclude_rows, n))
     rows = np.full((n_items, width), -1, dtype=np.int32)
     scores = np.full((n_items, width), -np.inf, dtype=np.float32)
     for start in range(0, n_items, _TABLE_BLOCK):
