@@ -393,6 +393,8 @@ class _Work:
         fixed part weighs more the cheaper the final training (``final_cost``, pair updates)."""
         self.after = _AFTER_TRAINING_SHARE + _AFTER_TRAINING_WORK / max(final_cost, 1.0)
         self.planned(candidates + 1 + self.after)
+        if candidates > 0:  # the contexts may train side by side: nothing is named until both are done
+            self.stage("select", note="training the candidates")
 
     def finished(self, stage: str, *, note: str | None = None) -> None:
         """Count a stage after training (``rank``, ``evaluate``, ``log``) done."""

@@ -92,6 +92,9 @@ class Progress:
             file=file,
             dynamic_ncols=True,
             bar_format=_PERCENT_FORMAT if percent else None,
+            # estimated work comes in uneven steps (two candidates finish at once): the time left
+            # follows the average rate since the start, not the last steps'
+            smoothing=0 if percent else 0.3,
         )
         done = threading.Event()
         ticker = threading.Thread(target=_tick, args=(bar, done), daemon=True)

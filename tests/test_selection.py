@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 import polars as pl
@@ -180,6 +181,51 @@ def test_no_budget_tries_only_the_two_contexts(replays: pl.DataFrame) -> None:
     assert [c.name for c in selection.candidates] == ["forward", "symmetric"]
     assert selection.parts is not None and selection.parts.budget == 0.0
     assert plans == [pytest.approx(selection.spent)]  # no budget: the plan is the two contexts' cost
+
+
+def test_pinned_to_one_worker_the_contexts_train_side_by_side_and_are_the_same(
+    replays: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spans: dict[str, tuple[float, float]] = {}
+    real_train = _select.train
+
+    def timed(fit: pl.DataFrame, config: Item2VecConfig) -> object:
+        started = time.perf_counter()
+        vectors = real_train(fit, config)
+        spans.setdefault(str(config.context), (started, time.perf_counter()))
+        return vectors
+
+    monkeypatch.setattr(_select, "train", timed)
+    monkeypatch.setattr(_select, "usable_cores", lambda: 2)
+    config, no_search = Item2VecConfig(vector_size=16, workers=1), SelectionConfig(budget=0.0)
+    side_by_side = choose_config(replays, config, no_search)
+    (forward_start, forward_end), (symmetric_start, symmetric_end) = spans["forward"], spans["symmetric"]
+    assert max(forward_start, symmetric_start) < min(forward_end, symmetric_end)  # both were training at once
+    spans.clear()
+    monkeypatch.setattr(_select, "usable_cores", lambda: 1)  # one core: one after the other
+    in_turn = choose_config(replays, config, no_search)
+    assert spans["forward"][1] <= spans["symmetric"][0]
+    assert [c.name for c in side_by_side.candidates] == [c.name for c in in_turn.candidates] == ["forward", "symmetric"]
+    assert [c.scores for c in side_by_side.candidates] == [c.scores for c in in_turn.candidates]
+    assert side_by_side.chosen is not None and in_turn.chosen is not None
+    assert side_by_side.chosen.vectors is not None and in_turn.chosen.vectors is not None
+    np.testing.assert_array_equal(side_by_side.chosen.vectors.vectors, in_turn.chosen.vectors.vectors)
+
+
+def test_a_failing_candidate_beside_another_fails_the_selection(
+    replays: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_train = _select.train
+
+    def broken_forward(fit: pl.DataFrame, config: Item2VecConfig) -> object:
+        if config.context == "forward":  # trained in the side thread
+            raise MemoryError("no room for the forward candidate")
+        return real_train(fit, config)
+
+    monkeypatch.setattr(_select, "train", broken_forward)
+    monkeypatch.setattr(_select, "usable_cores", lambda: 2)
+    with pytest.raises(MemoryError, match="forward candidate"):
+        choose_config(replays, Item2VecConfig(vector_size=16, workers=1), SelectionConfig(budget=0.0))
 
 
 def test_the_budget_counts_training_work_so_choices_repeat(replays: pl.DataFrame) -> None:

@@ -23,7 +23,7 @@ from recsys.item2vec._forward import (
     negative_table,
     train_forward,
 )
-from recsys.item2vec._gensim import CORPUS_FILE_MIN_WORDS, corpus_mode, effective_workers
+from recsys.item2vec._gensim import CORPUS_FILE_MIN_WORDS, corpus_mode, effective_workers, usable_cores
 from recsys.item2vec._train import ADAPTIVE_OPTIONS, train, unresolved_options
 from recsys.item2vec._vectors import EpochReport, ItemVectors
 
@@ -44,4 +44,5 @@ __all__ = [
     "train",
     "train_forward",
     "unresolved_options",
+    "usable_cores",
 ]

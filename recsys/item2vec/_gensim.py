@@ -28,7 +28,8 @@ from recsys.errors import DataError
 from recsys.item2vec._vectors import EpochReport, ItemVectors, check_finite
 from recsys.vocab import item_frequencies
 
-__all__ = ["CORPUS_FILE_MIN_WORDS", "Start", "corpus_mode", "effective_workers", "train_symmetric"]
+__all__ = ["CORPUS_FILE_MIN_WORDS", "Start", "corpus_mode", "effective_workers", "train_symmetric",
+           "usable_cores"]
 
 CORPUS_FILE_MIN_WORDS = 1_000_000
 """Training words (items in the training sequences) from which ``corpus="auto"``
@@ -81,12 +82,15 @@ class _EpochCallback(CallbackAny2Vec):
             self._on_epoch(report)
 
 
-def effective_workers(config: Item2VecConfig) -> int:
-    """Training threads: ``config.workers``, or the number of usable cores when it is None."""
-    if config.workers is not None:
-        return config.workers
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, where the system tells it)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(cores or 1, 1)
+
+
+def effective_workers(config: Item2VecConfig) -> int:
+    """Training threads: ``config.workers``, or the number of usable cores when it is None."""
+    return config.workers if config.workers is not None else usable_cores()
 
 
 def corpus_mode(config: Item2VecConfig, n_words: int) -> Literal["memory", "file"]:

@@ -34,7 +34,7 @@ def _next_random(state: np.uint64) -> np.uint64:
     return state * np.uint64(25214903917) + np.uint64(11)
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, fastmath=True, nogil=True)  # other threads run meanwhile (a candidate beside it)
 def _train_range(
     tokens: np.ndarray,
     offsets: np.ndarray,
@@ -129,7 +129,7 @@ def _train_range(
     return loss, pairs, read
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def _train_parallel(
     tokens: np.ndarray,
     offsets: np.ndarray,

@@ -18,10 +18,11 @@ NDCG@10), is the configuration of the final training.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import polars as pl
 
@@ -31,7 +32,7 @@ from recsys.evaluation.baselines import PopularBaseline
 from recsys.evaluation.cases import EvaluationCases, build_cases, train_validation_split
 from recsys.evaluation.methods import Item2VecMethod
 from recsys.evaluation.protocol import evaluate_method
-from recsys.item2vec import ItemVectors, distance_weights, train
+from recsys.item2vec import ItemVectors, distance_weights, effective_workers, train, usable_cores
 from recsys.selection._collapse import CollapseCheck, check_collapse
 from recsys.selection._defaults import FORWARD_AMOUNT_FACTOR, MAX_ALPHA, resolve_defaults
 from recsys.selection._stats import CorpusStats, corpus_stats
@@ -347,6 +348,42 @@ def _search_window(config: Item2VecConfig, base: Candidate, trials: _Trials) -> 
         current = candidate
 
 
+def _score_contexts(
+    validator: _Validator, configs: list[tuple[str, Item2VecConfig]], fit: pl.DataFrame
+) -> list[Candidate]:
+    """Score the contexts' candidates (name, configuration) on ``fit``, in their order.
+
+    Side by side where each trains on one thread and there is a core for
+    each (a run pinned to one worker so that it repeats, as the demo is,
+    would leave the other cores idle), else one after another; a candidate
+    is the same either way. The others train in daemon threads, as gensim's
+    own workers do, and the last in this one, so that Ctrl-C stops the
+    selection at once rather than after the others' trainings.
+    """
+    alone = [effective_workers(candidate_config) == 1 for _name, candidate_config in configs]
+    if len(configs) < 2 or not all(alone) or usable_cores() < len(configs):
+        return [validator.score(name, candidate_config, fit) for name, candidate_config in configs]
+    outcomes: list[Candidate | BaseException | None] = [None] * (len(configs) - 1)
+
+    def score(index: int) -> None:
+        try:
+            outcomes[index] = validator.score(*configs[index], fit)
+        except BaseException as error:  # raised again in the caller's thread
+            outcomes[index] = error
+
+    threads = [threading.Thread(target=score, args=(index,), daemon=True, name=f"candidate-{configs[index][0]}")
+               for index in range(len(configs) - 1)]
+    for thread in threads:
+        thread.start()
+    last = validator.score(*configs[-1], fit)
+    for thread in threads:
+        thread.join()
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return [*cast(list[Candidate], outcomes), last]
+
+
 def _best(candidates: list[Candidate]) -> Candidate:
     """The best candidate that did not collapse (the best of all if every one did)."""
     return max(candidates, key=lambda c: (not c.collapse.collapsed, c.score))
@@ -428,9 +465,8 @@ def choose_config(
     def cost(candidate_config: Item2VecConfig) -> float:
         return training_cost(candidate_config, parts.sample_words) / parts.final_cost
 
-    def run(name: str, candidate_config: Item2VecConfig) -> Candidate:
-        candidate = dataclasses.replace(validator.score(name, candidate_config, parts.sample),
-                                        cost=cost(candidate_config))
+    def keep(candidate: Candidate, candidate_config: Item2VecConfig) -> Candidate:
+        candidate = dataclasses.replace(candidate, cost=cost(candidate_config))
         candidates.append(candidate)
         best = _best(candidates)
         candidates[:] = [c if c is best or c.vectors is None else dataclasses.replace(c, vectors=None)
@@ -439,11 +475,15 @@ def choose_config(
             on_candidate(candidate)
         return candidate
 
+    def run(name: str, candidate_config: Item2VecConfig) -> Candidate:
+        return keep(validator.score(name, candidate_config, parts.sample), candidate_config)
+
     if on_plan is not None:
         on_plan(max(parts.budget, sum(cost(c) for _name, c in base_configs)), parts.final_cost)
     trials = _Trials(run, cost, candidates, budget=parts.budget)
-    for name, candidate_config in base_configs:
-        run(name, candidate_config)
+    for candidate, (_name, candidate_config) in zip(_score_contexts(validator, base_configs, parts.sample),
+                                                    base_configs):
+        keep(candidate, candidate_config)
     if config.alpha is None:
         _search_alpha(config, _best(candidates), trials)
     best = _best(candidates)
