@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 import mlflow
@@ -27,7 +29,7 @@ from recsys.evaluation.baselines import make_baseline
 from recsys.evaluation.cases import EvaluationCases, build_cases
 from recsys.evaluation.methods import Item2VecMethod, Method, RankedMethod
 from recsys.evaluation.protocol import MethodResult, evaluate_methods, item_popularity
-from recsys.item2vec import EpochReport, ItemVectors, corpus_mode, effective_workers, train
+from recsys.item2vec import EpochReport, ItemVectors, corpus_mode, effective_workers, train, usable_cores
 from recsys.model_store import VECTORS_ARTIFACT
 from recsys.plots import metric_at_k_figure
 from recsys.progress import Progress, Task
@@ -35,7 +37,15 @@ from recsys.ranking import Ranking
 from recsys.recommender import Recommender
 from recsys.resources import StageTimer
 from recsys.results import TrainingResult
-from recsys.selection import Candidate, Selection, check_collapse, choose_config, fit_ranking_stage, why_no_ranking
+from recsys.selection import (
+    Candidate,
+    RankingFit,
+    Selection,
+    check_collapse,
+    choose_config,
+    fit_ranking_stage,
+    why_no_ranking,
+)
 from recsys.search_store import SearchStore
 from recsys.store import tracked_run
 
@@ -129,6 +139,7 @@ def _train_and_log(
             tracking.log_selection(selection, metric=_selection_metric(config))
 
         say(f"training item2vec on {prepared.counts['train_sequences']:,} sequences")
+        beside = _fit_ranking_beside(config, prepared.train, selection)
         started = time.perf_counter()
         work.stage("train")
         with stages.stage("train"):
@@ -138,7 +149,8 @@ def _train_and_log(
         with stages.stage("log"):
             _log_training(config, prepared, vectors, train_seconds)
         work.stage("rank")
-        vectors, ranking = _fit_ranking(config, prepared.train, selection, vectors, stages=stages, say=say)
+        vectors, ranking = _fit_ranking(config, prepared.train, selection, vectors, stages=stages, say=say,
+                                        beside=beside)
         work.finished("rank")
         cold_start = _fit_cold_start(config, prepared, vectors, stages=stages, say=say)
         work.stage("prepare")
@@ -244,12 +256,41 @@ def _item2vec_methods(vectors: ItemVectors, ranking: Ranking | None, serving: Re
     return [ranked, *plain, evidence] if ranking.default("item") == "ranker" else [*plain, ranked, evidence]
 
 
+def _fit_ranking_beside(
+    config: PipelineConfig, train_sequences: pl.DataFrame, selection: Selection
+) -> Callable[[], RankingFit] | None:
+    """Start fitting the ranking stage beside the final training when that training runs on one thread
+    and leaves a core idle (a run pinned to one worker so that it repeats, as the demo is); returns what
+    waits for the fit, or None (it is fitted after the training).
+
+    The fit reads the selection's split and vectors only, never the final vectors, so it is the same
+    either way. It runs in a daemon thread, as gensim's workers do: Ctrl-C during the training stops
+    the run at once.
+    """
+    if not config.ranking.enabled or selection.parts is None:
+        return None
+    if effective_workers(config.item2vec) != 1 or usable_cores() < 2:
+        return None
+    fit: Future[RankingFit] = Future()
+
+    def run() -> None:
+        try:
+            fit.set_result(fit_ranking_stage(train_sequences, selection, config.ranking, config.selection,
+                                             k=config.evaluation.headline_k))
+        except BaseException as error:  # raised again where the fit is waited for
+            fit.set_exception(error)
+
+    threading.Thread(target=run, daemon=True, name="ranking-stage").start()
+    return fit.result
+
+
 def _fit_ranking(
     config: PipelineConfig, train_sequences: pl.DataFrame, selection: Selection, vectors: ItemVectors, *,
-    stages: StageTimer, say: Callable[[str], None],
+    stages: StageTimer, say: Callable[[str], None], beside: Callable[[], RankingFit] | None = None,
 ) -> tuple[ItemVectors, Ranking | None]:
     """Fit the ranking stage on the selection's validation split and log it (None, tagged, when it does not apply).
 
+    ``beside`` waits for a fit started beside the training (:func:`_fit_ranking_beside`).
     Returns the vectors with the relation the model answers by default
     ("next" where the blend beat the "similar" vectors) and the stage.
     """
@@ -257,10 +298,11 @@ def _fit_ranking(
     if reason is not None:
         mlflow.set_tag("ranking", f"none: {reason}")
         return vectors, None
-    say("fitting the ranking stage on the validation split")
+    say("fitting the ranking stage on the validation split" if beside is None else
+        "the ranking stage was fitted on the validation split beside the training (one training thread)")
     with stages.stage("rank"):
-        fitted = fit_ranking_stage(train_sequences, selection, config.ranking, config.selection,
-                                   k=config.evaluation.headline_k)
+        fitted = beside() if beside is not None else fit_ranking_stage(
+            train_sequences, selection, config.ranking, config.selection, k=config.evaluation.headline_k)
         ranking = fitted.ranking(train_sequences, vectors)
     say(f"ranking: {fitted.summary()}")
     answering = fitted.answering(vectors)

@@ -162,3 +162,51 @@ def test_without_auto_nothing_is_tried(mlflow_store: str, synthetic_files: tuple
     children = mlflow.search_runs([run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'",
                                   output_format="list")
     assert children == []
+
+
+def test_pinned_to_one_worker_the_ranking_stage_is_fitted_beside_the_training(
+    synthetic_files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from recsys import pipeline
+    from recsys.data.synthetic import SynthConfig, generate_playlists
+    from recsys.selection import choose_config, fit_ranking_stage
+
+    config = load_pipeline_config(base={"data": {"name": "beside", "path": str(synthetic_files[0])}},
+                                  overrides=["vector_size=8", "epochs=2", "workers=1"])
+    sequences = generate_playlists(SynthConfig(n_playlists=400))[0]
+    selection = choose_config(sequences, config.item2vec, config.selection)
+    config = config.model_copy(update={"item2vec": selection.config})
+    threads: list[str] = []
+
+    def fit(*args: object, **options: object) -> object:
+        threads.append(threading.current_thread().name)
+        return fit_ranking_stage(*args, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "fit_ranking_stage", fit)
+    monkeypatch.setattr(pipeline, "usable_cores", lambda: 2)
+    wait = pipeline._fit_ranking_beside(config, sequences, selection)
+    assert wait is not None
+    beside = wait()
+    assert threads == ["ranking-stage"]  # not this thread: beside whatever this one does meanwhile
+    after = fit_ranking_stage(sequences, selection, config.ranking, config.selection, k=config.evaluation.headline_k)
+    assert beside.blends == after.blends and beside.defaults == after.defaults  # the same fit either way
+
+    # where the training takes every core, or there is one, or there is no stage: fitted after it
+    several = config.model_copy(update={"item2vec": config.item2vec.model_copy(update={"workers": 2})})
+    assert pipeline._fit_ranking_beside(several, sequences, selection) is None
+    no_stage = config.model_copy(update={"ranking": config.ranking.model_copy(update={"enabled": False})})
+    assert pipeline._fit_ranking_beside(no_stage, sequences, selection) is None
+    monkeypatch.setattr(pipeline, "usable_cores", lambda: 1)
+    assert pipeline._fit_ranking_beside(config, sequences, selection) is None
+
+    def broken(*args: object, **options: object) -> object:
+        raise MemoryError("no room for the ranking stage")
+
+    monkeypatch.setattr(pipeline, "fit_ranking_stage", broken)
+    monkeypatch.setattr(pipeline, "usable_cores", lambda: 2)
+    failing = pipeline._fit_ranking_beside(config, sequences, selection)
+    assert failing is not None
+    with pytest.raises(MemoryError, match="ranking stage"):  # raised where the run waits for it
+        failing()
