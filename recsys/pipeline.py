@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import math
 import tempfile
-import threading
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 
 import mlflow
 import polars as pl
 
 from recsys import run_report, tracking
+from recsys._beside import start_beside
 from recsys.coldstart import ColdStart, MetadataMapper
 from recsys.config import PipelineConfig
 from recsys.data.load import PreparedData, load_training_data
@@ -264,24 +263,14 @@ def _fit_ranking_beside(
     waits for the fit, or None (it is fitted after the training).
 
     The fit reads the selection's split and vectors only, never the final vectors, so it is the same
-    either way. It runs in a daemon thread, as gensim's workers do: Ctrl-C during the training stops
-    the run at once.
+    either way (:func:`~recsys._beside.start_beside`: Ctrl-C during the training stops the run at once).
     """
     if not config.ranking.enabled or selection.parts is None:
         return None
     if effective_workers(config.item2vec) != 1 or usable_cores() < 2:
         return None
-    fit: Future[RankingFit] = Future()
-
-    def run() -> None:
-        try:
-            fit.set_result(fit_ranking_stage(train_sequences, selection, config.ranking, config.selection,
-                                             k=config.evaluation.headline_k))
-        except BaseException as error:  # raised again where the fit is waited for
-            fit.set_exception(error)
-
-    threading.Thread(target=run, daemon=True, name="ranking-stage").start()
-    return fit.result
+    return start_beside(lambda: fit_ranking_stage(train_sequences, selection, config.ranking, config.selection,
+                                                  k=config.evaluation.headline_k), name="ranking-stage")
 
 
 def _fit_ranking(

@@ -18,14 +18,14 @@ NDCG@10), is the configuration of the final training.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import Literal
 
 import polars as pl
 
+from recsys._beside import start_beside
 from recsys.config import Item2VecConfig, Relation, SelectionConfig, SelectionMetric
 from recsys.errors import TrainingDivergedError
 from recsys.evaluation.baselines import PopularBaseline
@@ -356,32 +356,16 @@ def _score_contexts(
     Side by side where each trains on one thread and there is a core for
     each (a run pinned to one worker so that it repeats, as the demo is,
     would leave the other cores idle), else one after another; a candidate
-    is the same either way. The others train in daemon threads, as gensim's
-    own workers do, and the last in this one, so that Ctrl-C stops the
-    selection at once rather than after the others' trainings.
+    is the same either way. The last trains in this thread, the others
+    beside it (:func:`~recsys._beside.start_beside`).
     """
     alone = [effective_workers(candidate_config) == 1 for _name, candidate_config in configs]
     if len(configs) < 2 or not all(alone) or usable_cores() < len(configs):
         return [validator.score(name, candidate_config, fit) for name, candidate_config in configs]
-    outcomes: list[Candidate | BaseException | None] = [None] * (len(configs) - 1)
-
-    def score(index: int) -> None:
-        try:
-            outcomes[index] = validator.score(*configs[index], fit)
-        except BaseException as error:  # raised again in the caller's thread
-            outcomes[index] = error
-
-    threads = [threading.Thread(target=score, args=(index,), daemon=True, name=f"candidate-{configs[index][0]}")
-               for index in range(len(configs) - 1)]
-    for thread in threads:
-        thread.start()
+    others = [start_beside(lambda named=named: validator.score(*named, fit), name=f"candidate-{named[0]}")
+              for named in configs[:-1]]
     last = validator.score(*configs[-1], fit)
-    for thread in threads:
-        thread.join()
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
-    return [*cast(list[Candidate], outcomes), last]
+    return [*(wait() for wait in others), last]
 
 
 def _best(candidates: list[Candidate]) -> Candidate:
