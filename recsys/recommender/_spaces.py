@@ -64,14 +64,12 @@ class Space:
     ann_report: AnnReport | None = None
 
 
-def _offset_progress(on_progress: Progress, part: int, parts: int) -> Progress:
-    """Report the progress of part ``part`` of ``parts`` equal parts as progress over all of them."""
-    return lambda done, total: on_progress(part * total + done, parts * total)
-
-
 def _part_progress(on_progress: Progress | None, part: int, parts: int) -> Progress | None:
-    """:func:`_offset_progress`, or None without ``on_progress``."""
-    return None if on_progress is None else _offset_progress(on_progress, part, parts)
+    """Report the progress of part ``part`` of ``parts`` equal parts as progress over all of them
+    (None without ``on_progress``)."""
+    if on_progress is None:
+        return None
+    return lambda done, total: on_progress(part * total + done, parts * total)
 
 
 class SearchSpaces:
@@ -166,7 +164,7 @@ class SearchSpaces:
         spaces = list(spaces)
         for part, space in enumerate(spaces):
             if self.index != "hnsw" and self._n_items <= TABLE_MAX_ITEMS:
-                progress = None if on_progress is None else _offset_progress(on_progress, part, len(spaces))
+                progress = _part_progress(on_progress, part, len(spaces))
                 with self._build_lock:
                     if ranked(space):
                         if space.ranked_table is None:
