@@ -5,7 +5,8 @@ vectors and metadata). It predicts an item's input vector (the
 ``"similar"`` space, and the query side of ``"next"``) and its output vector
 (the candidate side of ``"next"``) from :class:`~recsys.coldstart.features.MetadataFeatures`,
 with one scikit-learn :class:`~sklearn.linear_model.Ridge` per space whose
-strength is chosen on held-out warm items.
+strength is chosen on held-out warm items (every strength fitted along one
+path, :func:`~recsys.coldstart._ridge.ridge_path`).
 
 A ridge prediction is a conditional mean: pulled towards the average item,
 it almost never outscores a trained output vector, so a cold item would
@@ -38,11 +39,12 @@ from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 from sklearn.preprocessing import normalize
 
+from recsys.coldstart._ridge import RidgeSolution, ridge_path
 from recsys.coldstart.features import MetadataFeatures, choose_roles, empty_rows
 from recsys.coldstart.ranker import ColdQueryRanker, log_plays, transitions_from
 from recsys.config import ColdStartConfig
 from recsys.errors import DataError, ModelLoadError
-from recsys.index import normalize_rows
+from recsys.index import knn, normalize_rows
 from recsys.item2vec import ItemVectors
 
 __all__ = ["MetadataMapper", "MapperReport", "SpaceFit", "MIN_WARM_ITEMS"]
@@ -133,11 +135,11 @@ class MapperReport:
 
 
 def _top(queries: np.ndarray, candidates: np.ndarray, exclude: np.ndarray) -> np.ndarray:
-    """Rows of the top-:data:`_K` candidates of each query (``exclude[i]`` never)."""
-    scores = queries @ candidates.T
-    scores[np.arange(len(exclude)), exclude] = -np.inf
+    """Rows of the top-:data:`_K` candidates of each query (``exclude[i]`` never), by inner product."""
     k = min(_K, candidates.shape[0] - 1)
-    return np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    rows, _scores = knn(np.ascontiguousarray(queries, dtype=np.float32),
+                        np.ascontiguousarray(candidates, dtype=np.float32), k, exclude_rows=exclude)
+    return rows
 
 
 def _recall(found: np.ndarray, truth: np.ndarray) -> float:
@@ -308,17 +310,23 @@ class MetadataMapper:
     def _fit_space(
         self, features: sp.csr_matrix, targets: np.ndarray, held: np.ndarray, kept: np.ndarray
     ) -> tuple[Ridge, tuple[float, float], np.ndarray]:
-        """Choose the strength on the held-out items, refit on all; (model, (alpha, R²), held-out predictions)."""
-        best: tuple[float, float, np.ndarray] | None = None
-        for alpha in self.config.alphas:
-            model = Ridge(alpha=alpha).fit(features[kept], targets[kept])
-            predicted = model.predict(features[held]).astype(np.float32)
+        """Choose the strength on the held-out items, refit on all; (model, (alpha, R²), held-out predictions).
+
+        The strengths are one path (:func:`~recsys.coldstart._ridge.ridge_path`), and the refit on all the
+        warm items starts from the chosen strength's fit on the kept ones.
+        """
+        best: tuple[RidgeSolution, float, np.ndarray] | None = None
+        for solution in ridge_path(features[kept], targets[kept], self.config.alphas):
+            predicted = solution.predict(features[held]).astype(np.float32)
             score = float(r2_score(targets[held], predicted, multioutput="variance_weighted")) if held.size > 1 else 0.0
             if best is None or score > best[1]:
-                best = (alpha, score, predicted)
+                best = (solution, score, predicted)
         assert best is not None
-        alpha, score, predicted = best
-        return Ridge(alpha=alpha).fit(features, targets), (alpha, score), predicted
+        chosen, score, predicted = best
+        final = ridge_path(features, targets, [chosen.alpha], start=chosen.coef)[0]
+        # float32, as saved: the mapper in memory predicts exactly as the one loaded back
+        model = _ridge_from(final.alpha, final.coef.astype(np.float32), final.intercept.astype(np.float32))
+        return model, (chosen.alpha, score), predicted
 
     @staticmethod
     def _sample(rng: np.random.Generator, n: int) -> np.ndarray:
