@@ -91,8 +91,27 @@ def test_evaluation_top_k_equals_index_top_k_on_large_rows() -> None:
     scores[10:20, ::3] = -np.inf
     scores[20:25] = 0.0
     scores[20:25, :7] = 1.0  # fewer positive scores than k: zeros decide by column
+    scores[25:30] = 0.0  # a neighbourhood method's rows: mostly zeros, some items seen (masked)
+    scores[25:30, rng.choice(3000, size=60, replace=False)] = rng.random(60).astype(np.float32) + 0.5
+    scores[25:30, 2:50:2] = -np.inf
     for k in (1, 20, 37):
         np.testing.assert_array_equal(evaluation_top_k(scores, k), top_k(scores, k))
+
+
+def test_evaluation_top_k_keeps_the_lowest_tied_columns_whatever_the_ties() -> None:
+    from recsys.evaluation._topk import evaluation_top_k
+    from recsys.index import top_k
+
+    rng = np.random.default_rng(11)
+    for trial in range(30):
+        n_cols = int(rng.integers(1300, 4000))
+        levels = rng.choice([0.0, 1.0, 2.0, 3.0, -np.inf], size=int(rng.integers(2, 6)), replace=False)
+        scores = rng.choice(levels, size=(25, n_cols)).astype(np.float32)
+        shares = rng.random(25)[:, None]
+        scores[rng.random(scores.shape) < shares * 0.02] = 5.0  # a few rows with many top scores
+        scores[: trial % 5, : int(rng.integers(0, 200))] = -np.inf  # masked prefixes
+        for k in (1, 10, 20):
+            np.testing.assert_array_equal(evaluation_top_k(scores, k), top_k(scores, k), err_msg=f"{trial=} {k=}")
 
 
 def test_sparse_top_k_equals_the_dense_top_k_with_excluded_items_masked() -> None:

@@ -6,7 +6,9 @@ items that are nowhere near the top. The k-th best score among any subset
 of a row's columns (here the first ``1/_SAMPLE_SHARE`` of them, contiguous
 in memory so that the sample is cheap to read) is a lower bound of the
 row's k-th best score, so only the items scoring at least that much can be
-in the top k. Those few
+in the top k; of those tied at exactly that score, only the lowest columns
+of the sample (a neighbourhood method scores most items 0, and the bound is
+then 0). Those few
 candidates go through ``top_k``, with ties still broken by the lower column,
 so the result is exactly ``top_k(scores, k)``.
 """
@@ -50,9 +52,16 @@ def evaluation_top_k(scores: np.ndarray, k: int) -> np.ndarray:
         return top_k(scores, k)
     scores = np.ascontiguousarray(scores)
     width = n_cols // _SAMPLE_SHARE
-    threshold = np.partition(scores[:, :width], width - k, axis=1)[:, width - k]
+    sample = scores[:, :width]
+    threshold = np.partition(sample, width - k, axis=1)[:, width - k, None]
+    candidates = scores > threshold
+    # Of the columns tied at the bound, the top k takes only the lowest, and the sample (a prefix of the
+    # row, holding at least k scores at or above the bound) already holds as many tied columns as it can
+    # take: a neighbourhood method's many zeros, tied at a bound of 0, are no candidates.
+    tied = sample == threshold
+    candidates[:, :width] |= tied & (np.cumsum(tied, axis=1) <= k)
     # flat indices: far faster than the (row, column) pairs of a 2-D nonzero
-    flat = np.flatnonzero(scores >= threshold[:, None])
+    flat = np.flatnonzero(candidates)
     rows = flat // n_cols
     counts = np.bincount(rows, minlength=n_rows)
     dense = counts > n_cols // _DENSE_SHARE
