@@ -239,17 +239,19 @@ def log_results(results: Iterable[MethodResult], *, primary: str, headline_k: in
     and the best baseline's HR at ``headline_k`` as ``baselines/best_hr_at_10`` (tag
     ``best_baseline`` names it; a baseline is a method whose name does not start with ``item2vec``)."""
     results = list(results)
+    metrics: dict[str, float] = {}
     for result in results:
-        mlflow.log_metrics(_result_metrics(result, f"{result.method}/"))
+        metrics.update(_result_metrics(result, f"{result.method}/"))
         if result.method == primary:
             headline = headline_metrics(result.metrics, headline_k)
-            mlflow.log_metrics({**headline, **{HEADLINE_SECTION + name: v for name, v in headline.items()}})
+            metrics.update({**headline, **{HEADLINE_SECTION + name: v for name, v in headline.items()}})
     hr = f"hr_at_{headline_k}"
     baselines = [r for r in results if not r.method.startswith("item2vec") and not math.isnan(r.metrics.get(hr, math.nan))]
     if baselines:
         best = max(baselines, key=lambda r: r.metrics[hr])
-        mlflow.log_metric(f"{BEST_BASELINE_PREFIX}{hr}", best.metrics[hr])
+        metrics[f"{BEST_BASELINE_PREFIX}{hr}"] = best.metrics[hr]
         mlflow.set_tag("best_baseline", best.method)
+    mlflow.log_metrics(metrics)  # one batch
 
 
 def log_protocol_results(results: Iterable[MethodResult], *, primary: str, headline_k: int) -> None:
@@ -404,10 +406,17 @@ def log_epochs(reports: Iterable[EpochReport]) -> None:
     """
 
     reports = list(reports)
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("log_epochs needs an active MLflow run")
+    timestamp = int(time.time() * 1000)
+    metrics = []
     for report in reports:
-        metrics = {"training/epoch_seconds": report.seconds, "training/words_per_second": report.words_per_second}
+        values = {"training/epoch_seconds": report.seconds, "training/words_per_second": report.words_per_second}
         if not math.isnan(report.loss):
-            metrics["training/loss"] = report.loss
-        mlflow.log_metrics(metrics, step=report.epoch)
+            values["training/loss"] = report.loss
+        metrics += [mlflow.entities.Metric(key, float(value), timestamp, report.epoch) for key, value in values.items()]
+    # one batch, one transaction: an epoch at a time cost about 18 ms each on a SQLite store
+    mlflow.MlflowClient().log_batch(run.info.run_id, metrics=metrics)
     if reports and not any(math.isnan(r.loss) for r in reports):
         log_figure(loss_figure(reports), "plots/loss.png")

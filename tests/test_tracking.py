@@ -61,6 +61,10 @@ def test_run_has_params_metrics_and_dataset(trained: TrainingResult) -> None:
     assert run.inputs.dataset_inputs[0].dataset.digest == run.data.tags["dataset.digest"]
     history = mlflow.MlflowClient().get_metric_history(trained.run_id, "training/loss")
     assert [m.step for m in history] == [1, 2, 3]
+    assert [m.value for m in history] == pytest.approx([epoch.loss for epoch in trained.vectors.epochs])
+    speeds = mlflow.MlflowClient().get_metric_history(trained.run_id, "training/words_per_second")
+    assert [m.step for m in speeds] == [epoch.epoch for epoch in trained.vectors.epochs]
+    assert [m.value for m in speeds] == pytest.approx([epoch.words_per_second for epoch in trained.vectors.epochs])
     experiment = mlflow.get_experiment(run.info.experiment_id)
     assert experiment.name == "tracking-test"
     assert "plots/loss.png" in [a.path for a in mlflow.MlflowClient().list_artifacts(trained.run_id, "plots")]
