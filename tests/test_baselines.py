@@ -22,6 +22,7 @@ from recsys.evaluation.baselines import (
     SequentialRulesBaseline,
     TransitionsBaseline,
     VSKNNBaseline,
+    incidence_matrix,
     make_baseline,
 )
 from recsys.evaluation.cases import build_cases
@@ -273,3 +274,13 @@ def test_every_baseline_is_made_by_name() -> None:
         assert method.score(np.array([0, 1])).shape == (2, len(method.item_ids_))
     with pytest.raises(ConfigError, match="unknown baseline 'nope'"):
         make_baseline("nope")
+
+
+def test_incidence_matrix_columns_follow_the_sorted_ids_whatever_their_script() -> None:
+    sequences = pl.DataFrame({"items": [["日本", "é", "a b"], ["Z", "é", "é"], ["z"], ["ä", "Z"]]})
+    matrix, item_ids = incidence_matrix(sequences)
+    assert item_ids == tuple(sorted({"日本", "é", "a b", "Z", "z", "ä"}))  # code point order, as Python sorts
+    expected = np.zeros((4, len(item_ids)), dtype=np.float32)
+    for row, items in enumerate(sequences["items"].to_list()):
+        expected[row, [item_ids.index(item) for item in items]] = 1.0  # binary: a repeat counts once
+    np.testing.assert_array_equal(matrix.toarray(), expected)

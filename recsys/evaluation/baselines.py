@@ -63,9 +63,10 @@ def incidence_matrix(sequences: pl.DataFrame) -> tuple[sp.csr_matrix, tuple[str,
         .explode("items")
         .unique(["row", "items"])
     )
-    item_ids = tuple(sorted(exploded["items"].unique().to_list()))
-    column = {item: i for i, item in enumerate(item_ids)}
-    cols = np.fromiter((column[i] for i in exploded["items"].to_list()), dtype=np.int64)
+    # sorted as sorted() sorts them: polars compares strings by their UTF-8 bytes, in code point order
+    ids = exploded["items"].unique().sort()
+    item_ids = tuple(ids.to_list())
+    cols = exploded["items"].cast(pl.Enum(ids)).to_physical().to_numpy().astype(np.int64)  # place among ids
     rows = exploded["row"].to_numpy()
     matrix = sp.csr_matrix(
         (np.ones(len(rows), dtype=np.float32), (rows, cols)),
