@@ -406,9 +406,7 @@ def log_epochs(reports: Iterable[EpochReport]) -> None:
     """
 
     reports = list(reports)
-    run = mlflow.active_run()
-    if run is None:
-        raise RuntimeError("log_epochs needs an active MLflow run")
+    run = mlflow.active_run() or mlflow.start_run()  # as mlflow.log_metrics does without one
     timestamp = int(time.time() * 1000)
     metrics = []
     for report in reports:

@@ -6,11 +6,10 @@ items that are nowhere near the top. The k-th best score among any subset
 of a row's columns (here the first ``1/_SAMPLE_SHARE`` of them, contiguous
 in memory so that the sample is cheap to read) is a lower bound of the
 row's k-th best score, so only the items scoring at least that much can be
-in the top k; of those tied at exactly that score, only the lowest columns
-of the sample (a neighbourhood method scores most items 0, and the bound is
-then 0). Those few
-candidates go through ``top_k``, with ties still broken by the lower column,
-so the result is exactly ``top_k(scores, k)``.
+in the top k, and of those tied at exactly that score only the k lowest
+columns of the sample (a neighbourhood method scores most items 0, and the
+bound is then 0). Those few candidates go through ``top_k``, with ties still
+broken by the lower column, so the result is exactly ``top_k(scores, k)``.
 """
 
 from __future__ import annotations
