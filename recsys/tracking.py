@@ -406,7 +406,6 @@ def log_epochs(reports: Iterable[EpochReport]) -> None:
     """
 
     reports = list(reports)
-    run = mlflow.active_run() or mlflow.start_run()  # as mlflow.log_metrics does without one
     timestamp = int(time.time() * 1000)
     metrics = []
     for report in reports:
@@ -414,7 +413,8 @@ def log_epochs(reports: Iterable[EpochReport]) -> None:
         if not math.isnan(report.loss):
             values["training/loss"] = report.loss
         metrics += [mlflow.entities.Metric(key, float(value), timestamp, report.epoch) for key, value in values.items()]
-    # one batch, one transaction: an epoch at a time cost about 18 ms each on a SQLite store
-    mlflow.MlflowClient().log_batch(run.info.run_id, metrics=metrics)
+    if metrics:  # one batch, one transaction: an epoch at a time cost about 18 ms each on a SQLite store
+        run = mlflow.active_run() or mlflow.start_run()  # as mlflow.log_metrics does without one
+        mlflow.MlflowClient().log_batch(run.info.run_id, metrics=metrics)
     if reports and not any(math.isnan(r.loss) for r in reports):
         log_figure(loss_figure(reports), "plots/loss.png")

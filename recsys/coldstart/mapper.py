@@ -316,8 +316,9 @@ class MetadataMapper:
         warm items starts from the chosen strength's fit on the kept ones.
         """
         best: tuple[RidgeSolution, float, np.ndarray] | None = None
+        held_features = features[held]
         for solution in ridge_path(features[kept], targets[kept], self.config.alphas):
-            predicted = solution.predict(features[held]).astype(np.float32)
+            predicted = solution.predict(held_features).astype(np.float32)
             score = float(r2_score(targets[held], predicted, multioutput="variance_weighted")) if held.size > 1 else 0.0
             if best is None or score > best[1]:
                 best = (solution, score, predicted)
