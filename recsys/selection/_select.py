@@ -349,23 +349,31 @@ def _search_window(config: Item2VecConfig, base: Candidate, trials: _Trials) -> 
 
 
 def _score_contexts(
-    validator: _Validator, configs: list[tuple[str, Item2VecConfig]], fit: pl.DataFrame
+    validator: _Validator, configs: list[tuple[str, Item2VecConfig]], fit: pl.DataFrame,
+    on_scored: Callable[[Candidate, Item2VecConfig], Candidate],
 ) -> list[Candidate]:
-    """Score the contexts' candidates (name, configuration) on ``fit``, in their order.
+    """Score the contexts' candidates (name, configuration) on ``fit``; they come back in ``configs``' order.
 
     Side by side where each trains on one thread and there is a core for
     each (a run pinned to one worker so that it repeats, as the demo is,
-    would leave the other cores idle), else one after another; a candidate
-    is the same either way. The last trains in this thread, the others
-    beside it (:func:`~recsys._beside.start_beside`).
+    would leave the other cores idle), else one after another, the costliest
+    first (:func:`training_cost`: gensim's symmetric training, whose cost is
+    the best known, so that a progress bar's first estimate of the time left
+    is a good one); a candidate is the same either way. ``on_scored`` gets
+    each as it is scored (side by side: once all are) and returns what is kept
+    of it. Side by side, the last trains in this thread, the others beside it
+    (:func:`~recsys._beside.start_beside`).
     """
     alone = [effective_workers(candidate_config) == 1 for _name, candidate_config in configs]
     if len(configs) < 2 or not all(alone) or usable_cores() < len(configs):
-        return [validator.score(name, candidate_config, fit) for name, candidate_config in configs]
+        costliest_first = sorted(range(len(configs)), key=lambda i: -training_cost(configs[i][1], 1))
+        scored = {i: on_scored(validator.score(*configs[i], fit), configs[i][1]) for i in costliest_first}
+        return [scored[i] for i in range(len(configs))]
     others = [start_beside(lambda named=named: validator.score(*named, fit), name=f"candidate-{named[0]}")
               for named in configs[:-1]]
     last = validator.score(*configs[-1], fit)
-    return [*(wait() for wait in others), last]
+    return [on_scored(candidate, candidate_config)
+            for candidate, (_name, candidate_config) in zip([*(wait() for wait in others), last], configs)]
 
 
 def _best(candidates: list[Candidate]) -> Candidate:
@@ -449,25 +457,27 @@ def choose_config(
     def cost(candidate_config: Item2VecConfig) -> float:
         return training_cost(candidate_config, parts.sample_words) / parts.final_cost
 
-    def keep(candidate: Candidate, candidate_config: Item2VecConfig) -> Candidate:
+    def priced(candidate: Candidate, candidate_config: Item2VecConfig) -> Candidate:
         candidate = dataclasses.replace(candidate, cost=cost(candidate_config))
-        candidates.append(candidate)
-        best = _best(candidates)
-        candidates[:] = [c if c is best or c.vectors is None else dataclasses.replace(c, vectors=None)
-                         for c in candidates]
         if on_candidate is not None:
             on_candidate(candidate)
         return candidate
 
+    def keep(candidate: Candidate) -> Candidate:
+        candidates.append(candidate)
+        best = _best(candidates)
+        candidates[:] = [c if c is best or c.vectors is None else dataclasses.replace(c, vectors=None)
+                         for c in candidates]
+        return candidate
+
     def run(name: str, candidate_config: Item2VecConfig) -> Candidate:
-        return keep(validator.score(name, candidate_config, parts.sample), candidate_config)
+        return keep(priced(validator.score(name, candidate_config, parts.sample), candidate_config))
 
     if on_plan is not None:
         on_plan(max(parts.budget, sum(cost(c) for _name, c in base_configs)), parts.final_cost)
     trials = _Trials(run, cost, candidates, budget=parts.budget)
-    for candidate, (_name, candidate_config) in zip(_score_contexts(validator, base_configs, parts.sample),
-                                                    base_configs):
-        keep(candidate, candidate_config)
+    for candidate in _score_contexts(validator, base_configs, parts.sample, on_scored=priced):
+        keep(candidate)
     if config.alpha is None:
         _search_alpha(config, _best(candidates), trials)
     best = _best(candidates)
