@@ -144,8 +144,8 @@ def test_selection_picks_the_forward_context_for_replayed_albums(replays: pl.Dat
     plans: list[tuple[float, float, int]] = []
     selection = choose_config(replays, Item2VecConfig(vector_size=16, workers=1), SelectionConfig(),
                               on_candidate=seen.append, on_plan=lambda work, cost: plans.append((work, cost, len(seen))))
-    assert [c.name for c in seen[:2]] == ["forward", "symmetric"]
-    assert selection.candidates == tuple(seen) and selection.chosen in seen
+    assert [c.name for c in seen[:2]] == ["symmetric", "forward"]  # reported the costlier first
+    assert selection.candidates == (seen[1], seen[0], *seen[2:]) and selection.chosen in seen  # kept in order
     assert selection.config.context == "forward" and selection.config == selection.chosen.config
     assert all(set(c.scores) == {"next", "similar"} for c in seen)
     best = max((c for c in seen if not c.collapse.collapsed),
@@ -198,17 +198,19 @@ def test_pinned_to_one_worker_the_contexts_train_side_by_side_and_are_the_same(
     monkeypatch.setattr(_select, "train", timed)
     monkeypatch.setattr(_select, "usable_cores", lambda: 2)
     config, no_search = Item2VecConfig(vector_size=16, workers=1), SelectionConfig(budget=0.0)
-    side_by_side = choose_config(replays, config, no_search)
+    reported: list[str] = []
+    side_by_side = choose_config(replays, config, no_search, on_candidate=lambda c: reported.append(c.name))
+    assert reported == ["symmetric", "forward"]  # the costlier first, whose cost a progress bar knows best
     (forward_start, forward_end), (symmetric_start, symmetric_end) = spans["forward"], spans["symmetric"]
     assert max(forward_start, symmetric_start) < min(forward_end, symmetric_end)  # both were training at once
     spans.clear()
     monkeypatch.setattr(_select, "usable_cores", lambda: 1)  # one core: one after the other
-    reported: dict[str, float] = {}
+    finished: dict[str, float] = {}
     in_turn = choose_config(replays, config, no_search,
-                            on_candidate=lambda candidate: reported.setdefault(candidate.name, time.perf_counter()))
+                            on_candidate=lambda candidate: finished.setdefault(candidate.name, time.perf_counter()))
     # the costlier (gensim's symmetric training) first, and reported before the next starts: a progress
     # bar's first estimate of the time left comes from the best-known cost
-    assert spans["symmetric"][1] <= reported["symmetric"] <= spans["forward"][0]
+    assert spans["symmetric"][1] <= finished["symmetric"] <= spans["forward"][0]
     assert [c.name for c in side_by_side.candidates] == [c.name for c in in_turn.candidates] == ["forward", "symmetric"]
     assert [c.scores for c in side_by_side.candidates] == [c.scores for c in in_turn.candidates]
     assert side_by_side.chosen is not None and in_turn.chosen is not None

@@ -356,24 +356,26 @@ def _score_contexts(
 
     Side by side where each trains on one thread and there is a core for
     each (a run pinned to one worker so that it repeats, as the demo is,
-    would leave the other cores idle), else one after another, the costliest
-    first (:func:`training_cost`: gensim's symmetric training, whose cost is
-    the best known, so that a progress bar's first estimate of the time left
-    is a good one); a candidate is the same either way. ``on_scored`` gets
-    each as it is scored (side by side: once all are) and returns what is kept
-    of it. Side by side, the last trains in this thread, the others beside it
+    would leave the other cores idle), else one after another; a candidate
+    is the same either way. ``on_scored`` gets each once scored, the
+    costliest first (:func:`training_cost`: gensim's symmetric training,
+    whose cost is the best known, so that a progress bar's first estimate
+    of the time left is a good one), and returns what is kept of it. In
+    turn, each is handed over before the next trains; side by side, once
+    all are scored: the last trains in this thread, the others beside it
     (:func:`~recsys._beside.start_beside`).
     """
+    costliest_first = sorted(range(len(configs)), key=lambda i: -training_cost(configs[i][1], 1))
     alone = [effective_workers(candidate_config) == 1 for _name, candidate_config in configs]
     if len(configs) < 2 or not all(alone) or usable_cores() < len(configs):
-        costliest_first = sorted(range(len(configs)), key=lambda i: -training_cost(configs[i][1], 1))
         scored = {i: on_scored(validator.score(*configs[i], fit), configs[i][1]) for i in costliest_first}
-        return [scored[i] for i in range(len(configs))]
-    others = [start_beside(lambda named=named: validator.score(*named, fit), name=f"candidate-{named[0]}")
-              for named in configs[:-1]]
-    last = validator.score(*configs[-1], fit)
-    return [on_scored(candidate, candidate_config)
-            for candidate, (_name, candidate_config) in zip([*(wait() for wait in others), last], configs)]
+    else:
+        others = [start_beside(lambda named=named: validator.score(*named, fit), name=f"candidate-{named[0]}")
+                  for named in configs[:-1]]
+        last = validator.score(*configs[-1], fit)
+        done = [*(wait() for wait in others), last]
+        scored = {i: on_scored(done[i], configs[i][1]) for i in costliest_first}
+    return [scored[i] for i in range(len(configs))]
 
 
 def _best(candidates: list[Candidate]) -> Candidate:
