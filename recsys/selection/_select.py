@@ -424,7 +424,8 @@ def choose_config(
     k
         The cut-off of the metric.
     on_candidate
-        Called with every candidate once scored (progress output, MLflow).
+        Called with every candidate once scored (progress output): the
+        contexts' the costlier first, then the searches' in their order.
     on_plan
         Called once the split is made (before the first candidate trains)
         with the work the candidates may cost, in final trainings (the
