@@ -13,8 +13,9 @@ with the final options the no-options run of the same turn chose, on all
 the data); the same with ``ranking.enabled = false`` (no ranking stage);
 with ``--no-auto`` (no selection: the data-adaptive rules alone, which
 choose the same final options as the selection on data where it keeps the
-rules' choice), and with both; pinned to the defaults before the selection (symmetric context, 20 epochs,
-alpha 0.025, sample 1e-3, relation "next", no selection, no ranking stage).
+rules' choice), and with both; pinned to the defaults before the selection
+(symmetric context, 20 epochs, alpha 0.025, sample 1e-3, relation "next",
+no selection, no ranking stage).
 Each run logs to a fresh MLflow store in a temporary directory. Prints the
 wall times, the stage summaries and the ratio of "no options" to each other
 arm; with the hand recipe, the ratio of every arm to its training alone.
