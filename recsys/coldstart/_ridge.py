@@ -51,7 +51,7 @@ class RidgeSolution:
 class _CentredNormal:
     """The operator ``Xcᵀ Xc`` of features ``X`` centred on their column means, never forming ``Xc``."""
 
-    def __init__(self, features: sp.spmatrix) -> None:
+    def __init__(self, features: sp.spmatrix | np.ndarray) -> None:
         self.features = sp.csr_matrix(features, dtype=np.float64)
         self.transposed = self.features.T.tocsr()
         self.means = np.asarray(self.features.mean(axis=0)).ravel()
@@ -105,7 +105,7 @@ def ridge_path(
     """
     if not alphas or min(alphas) <= 0:
         raise ValueError(f"alphas must be positive numbers, got {list(alphas)}")
-    operator = _CentredNormal(sp.csr_matrix(features))
+    operator = _CentredNormal(features)
     targets = np.asarray(targets, dtype=np.float64)
     rhs = operator.right_hand_side(targets)
     norms = np.linalg.norm(rhs, axis=0)
